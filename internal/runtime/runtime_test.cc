@@ -314,6 +314,10 @@ TEST_F(RuntimeTest, IsolatesAreFresh) {
   auto second = run("export default () => typeof globalThis.leak");
   EXPECT_EQ(body(first), "\"string\"");
   EXPECT_EQ(body(second), "\"undefined\"");
+  // Isolates come from one startup snapshot: Math.random must still differ between them.
+  auto a = run("export default () => String(Math.random())");
+  auto b = run("export default () => String(Math.random())");
+  EXPECT_NE(body(a), body(b));
 }
 
 class EchoProvider final : public HostProvider {

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
@@ -115,12 +116,17 @@ struct IsolateBox {
   int memoryMb = 0;
 };
 
+v8::StartupData* startupSnapshot();
+const intptr_t* externalReferences();
+
 IsolateBox newIsolate(int memoryMb) {
   IsolateBox box;
   box.allocator = std::make_unique<CountingAllocator>();
   box.memoryMb = memoryMb;
   v8::Isolate::CreateParams params;
   params.array_buffer_allocator = box.allocator.get();
+  params.snapshot_blob = startupSnapshot();
+  params.external_references = externalReferences();
   params.constraints.ConfigureDefaultsFromHeapSize(0, static_cast<size_t>(memoryMb) * kMiB);
   box.isolate = v8::Isolate::New(params);
   box.isolate->SetAllowAtomicsWait(false);
@@ -286,7 +292,6 @@ struct Activation {
   const Invocation* inv = nullptr;
   v8::Isolate* isolate = nullptr;
   CountingAllocator* allocator = nullptr;
-  const std::string* preludeCache = nullptr;
   int64_t deadline = 0;  // steady ms
   std::atomic<bool> timedOut{false};
   std::atomic<bool> heapExceeded{false};
@@ -685,6 +690,57 @@ constexpr Bindings kBindings[] = {
     {"loadUrl", nativeLoadUrl},
 };
 
+constexpr size_t kHelpersSnapshotIndex = 0;
+
+const intptr_t* externalReferences() {
+  static const std::vector<intptr_t> refs = [] {
+    std::vector<intptr_t> r;
+    for (const auto& b : kBindings) r.push_back(reinterpret_cast<intptr_t>(b.fn));
+    r.push_back(0);
+    return r;
+  }();
+  return refs.data();
+}
+
+// Builds the startup snapshot once per process: V8's own snapshot plus a default context in
+// which the prelude has already run. Every isolate is created from it, so an activation pays
+// neither for compiling nor for running the prelude.
+v8::StartupData buildSnapshot() {
+  v8::SnapshotCreator creator(externalReferences());
+  v8::Isolate* isolate = creator.GetIsolate();
+  {
+    v8::HandleScope handleScope(isolate);
+    Local<v8::Context> context = v8::Context::New(isolate);
+    v8::Context::Scope contextScope(context);
+    v8::TryCatch tc(isolate);
+    Local<v8::Object> native = v8::Object::New(isolate);
+    for (const auto& b : kBindings) {
+      Local<v8::Function> fn = v8::Function::New(context, b.fn).ToLocalChecked();
+      if (!native->Set(context, str(isolate, b.name), fn).FromMaybe(false)) std::abort();
+    }
+    v8::ScriptOrigin origin(isolate, str(isolate, "cs:prelude.js"));
+    Local<v8::Script> script;
+    Local<v8::Value> factory, helpers;
+    Local<v8::Value> args[] = {native};
+    if (!v8::Script::Compile(context, str(isolate, js::kPrelude), &origin).ToLocal(&script) ||
+        !script->Run(context).ToLocal(&factory) || !factory->IsFunction() ||
+        !factory.As<v8::Function>()->Call(context, v8::Undefined(isolate), 1, args).ToLocal(&helpers) ||
+        !helpers->IsObject()) {
+      std::string why = tc.HasCaught() ? toStdString(isolate, tc.Exception()) : "unknown error";
+      std::fprintf(stderr, "cs-js: the runtime prelude failed: %s\n", why.c_str());
+      std::abort();  // our own bug: the prelude is part of the binary
+    }
+    if (creator.AddData(context, helpers.As<v8::Object>()) != kHelpersSnapshotIndex) std::abort();
+    creator.SetDefaultContext(context);
+  }
+  return creator.CreateBlob(v8::SnapshotCreator::FunctionCodeHandling::kKeep);
+}
+
+v8::StartupData* startupSnapshot() {
+  static v8::StartupData blob = buildSnapshot();  // never freed: process lifetime
+  return &blob;
+}
+
 size_t nearHeapLimit(void* data, size_t current, size_t /*initial*/) {
   auto* act = static_cast<Activation*>(data);
   act->heapExceeded = true;
@@ -699,6 +755,7 @@ class V8Engine final : public Engine {
  public:
   explicit V8Engine(const EngineOptions& options) {
     initV8Once();
+    (void)startupSnapshot();
     pool_ = std::make_unique<IsolatePool>(options.warmIsolates, options.warmMemoryMb);
   }
 
@@ -834,13 +891,13 @@ class V8Engine final : public Engine {
     result.response = std::move(response);
   }
 
+  // The prelude already ran inside the startup snapshot; add this activation's `cs` object.
   MaybeLocal<v8::Object> installPrelude(Activation& act, Local<v8::Context> context) {
     v8::Isolate* isolate = act.isolate;
-    Local<v8::Object> native = v8::Object::New(isolate);
-    for (const auto& b : kBindings) {
-      Local<v8::Function> fn;
-      if (!v8::Function::New(context, b.fn).ToLocal(&fn)) return {};
-      if (!native->Set(context, str(isolate, b.name), fn).FromMaybe(false)) return {};
+    Local<v8::Object> helpers;
+    if (!context->GetDataFromSnapshotOnce<v8::Object>(kHelpersSnapshotIndex).ToLocal(&helpers)) {
+      throwError(isolate, "runtime prelude missing from the startup snapshot");
+      return {};
     }
     Local<v8::Array> providers = v8::Array::New(isolate);
     uint32_t i = 0;
@@ -853,54 +910,15 @@ class V8Engine final : public Engine {
       ignore(desc->Set(context, str(isolate, "methods"), methods));
       ignore(providers->Set(context, i++, desc));
     }
-    Local<v8::Value> factory;
-    if (!compilePrelude(isolate, context).ToLocal(&factory) || !factory->IsFunction()) return {};
-    Local<v8::Value> args[] = {native, providers};
-    Local<v8::Value> helpers;
-    if (!factory.As<v8::Function>()->Call(context, v8::Undefined(isolate), 2, args).ToLocal(&helpers)) {
-      return {};
-    }
-    Local<v8::Value> thenReturn;
-    if (!helpers.As<v8::Object>()->Get(context, str(isolate, "thenReturn")).ToLocal(&thenReturn)) {
+    Local<v8::Value> install, thenReturn, ignored;
+    Local<v8::Value> args[] = {providers};
+    if (!helpers->Get(context, str(isolate, "install")).ToLocal(&install) ||
+        !install.As<v8::Function>()->Call(context, v8::Undefined(isolate), 1, args).ToLocal(&ignored) ||
+        !helpers->Get(context, str(isolate, "thenReturn")).ToLocal(&thenReturn)) {
       return {};
     }
     act.thenReturn.Reset(isolate, thenReturn.As<v8::Function>());
-    return helpers.As<v8::Object>();
-  }
-
-  // The prelude is compiled with a code cache made by the first activation of the process.
-  MaybeLocal<v8::Value> compilePrelude(v8::Isolate* isolate, Local<v8::Context> context) {
-    v8::ScriptOrigin origin(isolate, str(isolate, "cs:prelude.js"));
-    std::shared_ptr<const std::string> cache;
-    {
-      std::lock_guard lock(cacheMu_);
-      cache = preludeCache_;
-    }
-    Local<v8::Script> script;
-    if (cache) {
-      auto* data = new v8::ScriptCompiler::CachedData(
-          reinterpret_cast<const uint8_t*>(cache->data()), static_cast<int>(cache->size()));
-      v8::ScriptCompiler::Source source(str(isolate, js::kPrelude), origin, data);
-      if (!v8::ScriptCompiler::Compile(context, &source, v8::ScriptCompiler::kConsumeCodeCache)
-               .ToLocal(&script)) {
-        return {};
-      }
-    } else {
-      v8::ScriptCompiler::Source source(str(isolate, js::kPrelude), origin);
-      if (!v8::ScriptCompiler::Compile(context, &source, v8::ScriptCompiler::kEagerCompile)
-               .ToLocal(&script)) {
-        return {};
-      }
-      std::unique_ptr<v8::ScriptCompiler::CachedData> data(
-          v8::ScriptCompiler::CreateCodeCache(script->GetUnboundScript()));
-      if (data) {
-        auto made = std::make_shared<const std::string>(reinterpret_cast<const char*>(data->data),
-                                                        static_cast<size_t>(data->length));
-        std::lock_guard lock(cacheMu_);
-        if (!preludeCache_) preludeCache_ = made;
-      }
-    }
-    return script->Run(context);
+    return helpers;
   }
 
   // Runs microtasks and timers until `promise` settles, the deadline passes or the isolate is
@@ -1049,8 +1067,6 @@ class V8Engine final : public Engine {
 
   std::unique_ptr<IsolatePool> pool_;
   Watchdog watchdog_;
-  std::mutex cacheMu_;
-  std::shared_ptr<const std::string> preludeCache_;
 };
 
 }  // namespace

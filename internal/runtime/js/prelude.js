@@ -1,8 +1,8 @@
-// cs-js prelude: runs once in every fresh context before user code. It receives the native
-// bindings (N) and the host providers' shape, installs the web-platform globals and the `cs`
-// object, and returns the helpers the engine needs. N itself never becomes reachable from
-// user code.
-(function (N, providers) {
+// cs-js prelude. It runs once per process, inside the V8 startup snapshot that every fresh
+// isolate is created from: it receives the native bindings (N), installs the web-platform
+// globals and returns the helpers the engine needs, among them install(providers), which adds
+// the `cs` object of one activation. N itself never becomes reachable from user code.
+(function (N) {
   'use strict';
   const g = globalThis;
   const stringify = JSON.stringify;
@@ -36,32 +36,6 @@
     error(...a) { emit('error', a); },
   };
   define(g, 'console', console);
-
-  // ---- cs host API -----------------------------------------------------------------------
-  const cs = {
-    log: Object.freeze({
-      info(v) { N.log('info', format(v)); },
-      warn(v) { N.log('warn', format(v)); },
-      error(v) { N.log('error', format(v)); },
-    }),
-  };
-  for (const p of providers) {
-    const obj = {};
-    for (const m of p.methods) {
-      const name = p.name, method = m;
-      obj[method] = function (...args) {
-        let json;
-        try {
-          json = stringify(args, (k, v) => (v === undefined ? null : v));
-        } catch (e) {
-          return Promise.reject(new TypeError(`cs.${name}.${method}: arguments must be JSON-serialisable`));
-        }
-        return N.host(name, method, json);
-      };
-    }
-    cs[p.name] = Object.freeze(obj);
-  }
-  define(g, 'cs', Object.freeze(cs));
 
   // ---- timers and microtasks ---------------------------------------------------------------
   function checkCallback(fn, what) {
@@ -160,6 +134,34 @@
     });
   }
 
+  // ---- cs host API (per activation) ----------------------------------------------------------
+  function install(providers) {
+    const cs = {
+      log: Object.freeze({
+        info(v) { N.log('info', format(v)); },
+        warn(v) { N.log('warn', format(v)); },
+        error(v) { N.log('error', format(v)); },
+      }),
+    };
+    for (const p of providers) {
+      const obj = {};
+      for (const m of p.methods) {
+        const name = p.name, method = m;
+        obj[method] = function (...args) {
+          let json;
+          try {
+            json = stringify(args, (k, v) => (v === undefined ? null : v));
+          } catch (e) {
+            return Promise.reject(new TypeError(`cs.${name}.${method}: arguments must be JSON-serialisable`));
+          }
+          return N.host(name, method, json);
+        };
+      }
+      cs[p.name] = Object.freeze(obj);
+    }
+    define(g, 'cs', Object.freeze(cs));
+  }
+
   // ---- helpers for the engine ------------------------------------------------------------
   const tokenRe = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
   function normalize(v) {
@@ -211,5 +213,5 @@
     return out;
   }
 
-  return { normalize, describe, thenReturn: (p, v) => p.then(() => v) };
+  return { install, normalize, describe, thenReturn: (p, v) => p.then(() => v) };
 })
