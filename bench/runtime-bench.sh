@@ -22,5 +22,8 @@ rows = [
 ]
 for name, wall, cpu in rows:
     print(f"{name:44} {wall:12.3f} {cpu:12.3f} {wall / node['wall_ms']:10.2f}x")
+print(f"one activation every 3 ms, latency p50/p99: node {node['paced_p50_ms']:.3f}/{node['paced_p99_ms']:.3f} ms,"
+      f" cs-js (warm pool) {cs['paced_p50_ms']:.3f}/{cs['paced_p99_ms']:.3f} ms"
+      f" (p50 ratio {cs['paced_p50_ms'] / node['paced_p50_ms']:.2f}x)")
 print(f"resident memory per running isolate: {cs['isolate_rss_mb']:.2f} MB")
 PY

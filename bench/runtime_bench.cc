@@ -8,6 +8,8 @@
 
 #include <chrono>
 #include <cstdio>
+#include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -65,23 +67,48 @@ Measure measure(Engine& engine, int n) {
   return {std::chrono::duration<double, std::milli>(t1 - t0).count() / n, (cpu1 - cpu0) / n};
 }
 
+// Latency of single activations at a low rate (one every `gapMs`): what a request sees when the
+// warm pool has had time to prepare the next isolate. Returns {p50, p99} in ms.
+std::pair<double, double> paced(Engine& engine, int n, int gapMs) {
+  SourceFiles files{{"function.js", kHandler}};
+  Invocation inv;
+  inv.files = &files;
+  inv.eventJson = R"({"name":"bench"})";
+  inv.ctxJson = R"({"activation_id":"00000000-0000-4000-8000-000000000000"})";
+  std::vector<double> samples;
+  for (int i = 0; i < n; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(gapMs));
+    auto t0 = std::chrono::steady_clock::now();
+    (void)engine.run(inv);
+    samples.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(samples.begin(), samples.end());
+  return {samples[samples.size() / 2], samples[samples.size() * 99 / 100]};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   int n = 2000;
   bool json = false;
+  bool pooledOnly = false;  // for profiling the warm-pool path alone
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--activations") && i + 1 < argc) n = std::atoi(argv[++i]);
     if (!std::strcmp(argv[i], "--json")) json = true;
+    if (!std::strcmp(argv[i], "--pooled-only")) pooledOnly = true;
   }
   if (n <= 0) n = 1;
 
   long rssBefore = rssKb();
-  auto cold = cs::runtime::makeV8Engine({.warmIsolates = 0});
-  Measure inline_ = measure(*cold, n);
-  cold.reset();
+  Measure inline_{0, 0};
+  if (!pooledOnly) {
+    auto cold = cs::runtime::makeV8Engine({.warmIsolates = 0});
+    inline_ = measure(*cold, n);
+  }
   auto warm = cs::runtime::makeV8Engine({.warmIsolates = 2});
   Measure pooled = measure(*warm, n);
+  auto [pacedP50, pacedP99] = paced(*warm, 400, 3);
 
   // Resident memory of running isolates: hold K activations open at once, each blocked in a
   // timer so its isolate and context stay alive, and divide the RSS growth by K.
@@ -113,16 +140,19 @@ int main(int argc, char** argv) {
   if (json) {
     std::printf(
         "{\"activations\":%d,\"inline_wall_ms\":%.4f,\"inline_cpu_ms\":%.4f,"
-        "\"pooled_wall_ms\":%.4f,\"pooled_cpu_ms\":%.4f,\"isolate_rss_mb\":%.2f,"
+        "\"pooled_wall_ms\":%.4f,\"pooled_cpu_ms\":%.4f,\"paced_p50_ms\":%.4f,"
+        "\"paced_p99_ms\":%.4f,\"isolate_rss_mb\":%.2f,"
         "\"process_rss_mb\":%.1f}\n",
         n, inline_.wallMsPerActivation, inline_.cpuMsPerActivation, pooled.wallMsPerActivation,
-        pooled.cpuMsPerActivation, perIsolateMb, rssBefore / 1024.0);
+        pooled.cpuMsPerActivation, pacedP50, pacedP99, perIsolateMb, rssBefore / 1024.0);
   } else {
     std::printf("activations: %d\n", n);
     std::printf("cs-js, isolate created inline: %.3f ms wall, %.3f ms cpu per activation\n",
                 inline_.wallMsPerActivation, inline_.cpuMsPerActivation);
     std::printf("cs-js, warm isolate pool     : %.3f ms wall, %.3f ms cpu per activation\n",
                 pooled.wallMsPerActivation, pooled.cpuMsPerActivation);
+    std::printf("one activation every 3 ms (warm pool): p50 %.3f ms, p99 %.3f ms\n", pacedP50,
+                pacedP99);
     std::printf("resident memory per running isolate: %.2f MB\n", perIsolateMb);
   }
   return 0;

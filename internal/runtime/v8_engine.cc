@@ -114,6 +114,8 @@ struct IsolateBox {
   v8::Isolate* isolate = nullptr;
   std::unique_ptr<CountingAllocator> allocator;
   int memoryMb = 0;
+  // The fresh default context (prelude included, from the snapshot), created ahead of time.
+  std::unique_ptr<v8::Global<v8::Context>> context;
 };
 
 v8::StartupData* startupSnapshot();
@@ -132,10 +134,22 @@ IsolateBox newIsolate(int memoryMb) {
   box.isolate->SetAllowAtomicsWait(false);
   box.isolate->SetMicrotasksPolicy(v8::MicrotasksPolicy::kExplicit);
   box.isolate->SetCaptureStackTraceForUncaughtExceptions(true, 32);
+  {
+    v8::Locker locker(box.isolate);
+    v8::Isolate::Scope isolateScope(box.isolate);
+    v8::HandleScope handleScope(box.isolate);
+    box.context = std::make_unique<v8::Global<v8::Context>>(box.isolate,
+                                                            v8::Context::New(box.isolate));
+  }
   return box;
 }
 
 void disposeIsolate(IsolateBox& box) {
+  if (box.isolate != nullptr && box.context) {
+    v8::Locker locker(box.isolate);
+    box.context->Reset();
+  }
+  box.context.reset();
   if (box.isolate != nullptr) box.isolate->Dispose();
   box.isolate = nullptr;
   box.allocator.reset();  // after Dispose: backing stores are freed during Dispose
@@ -722,10 +736,25 @@ v8::StartupData buildSnapshot() {
     Local<v8::Script> script;
     Local<v8::Value> factory, helpers;
     Local<v8::Value> args[] = {native};
-    if (!v8::Script::Compile(context, str(isolate, js::kPrelude), &origin).ToLocal(&script) ||
+    v8::ScriptCompiler::Source source(str(isolate, js::kPrelude), origin);
+    // Eager compilation and a warm-up call of each helper, so the snapshot carries their
+    // bytecode (kKeep) and no activation compiles prelude code lazily.
+    const char kWarmUp[] =
+        "(h) => { h.install([]); delete globalThis.cs;"
+        " h.normalize({ statusCode: 200, headers: { 'content-type': 'text/plain' }, body: '' });"
+        " h.normalize({ ok: true }); h.describe(new Error('warm-up')); h.describe('x'); }";
+    Local<v8::Script> warmScript;
+    Local<v8::Value> warm, ignored;
+    Local<v8::Value> warmArgs[1];
+    if (!v8::ScriptCompiler::Compile(context, &source, v8::ScriptCompiler::kEagerCompile)
+             .ToLocal(&script) ||
         !script->Run(context).ToLocal(&factory) || !factory->IsFunction() ||
         !factory.As<v8::Function>()->Call(context, v8::Undefined(isolate), 1, args).ToLocal(&helpers) ||
-        !helpers->IsObject()) {
+        !helpers->IsObject() ||
+        !v8::Script::Compile(context, str(isolate, kWarmUp)).ToLocal(&warmScript) ||
+        !warmScript->Run(context).ToLocal(&warm) ||
+        !(warmArgs[0] = helpers, true) ||
+        !warm.As<v8::Function>()->Call(context, v8::Undefined(isolate), 1, warmArgs).ToLocal(&ignored)) {
       std::string why = tc.HasCaught() ? toStdString(isolate, tc.Exception()) : "unknown error";
       std::fprintf(stderr, "cs-js: the runtime prelude failed: %s\n", why.c_str());
       std::abort();  // our own bug: the prelude is part of the binary
@@ -783,7 +812,7 @@ class V8Engine final : public Engine {
       v8::Locker locker(box.isolate);
       v8::Isolate::Scope isolateScope(box.isolate);
       v8::HandleScope handleScope(box.isolate);
-      execute(act, result);
+      execute(act, box.context->Get(box.isolate), result);
       act.modules.clear();
       act.timers.clear();
       act.thenReturn.Reset();
@@ -802,10 +831,9 @@ class V8Engine final : public Engine {
   }
 
  private:
-  void execute(Activation& act, ActivationResult& result) {
+  void execute(Activation& act, Local<v8::Context> context, ActivationResult& result) {
     v8::Isolate* isolate = act.isolate;
     isolate->SetHostImportModuleDynamicallyCallback(dynamicImport);
-    Local<v8::Context> context = v8::Context::New(isolate);
     v8::Context::Scope contextScope(context);
     v8::TryCatch tc(isolate);
 
