@@ -1,0 +1,58 @@
+// End-to-end: the built `cs` binary on the sample function, as the README runs it.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace {
+
+struct Run {
+  int exitCode;
+  std::string out;
+};
+
+Run sh(const std::string& command) {
+  Run run{-1, ""};
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return run;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) run.out.append(buf.data(), n);
+  int status = ::pclose(pipe);
+  run.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
+const std::string kCs = std::string(CS_BINARY_DIR) + "/bin/cs";
+const std::string kHello = std::string(CS_SOURCE_DIR) + "/examples/hello";
+
+TEST(CliLocalE2E, SampleFunctionRunsAsTheReadmeShows) {
+  auto r = sh(kCs + " fn test --path " + kHello + " --event " + kHello + "/event.json");
+  ASSERT_EQ(r.exitCode, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["status"], "success");
+  EXPECT_EQ(j["result"]["statusCode"], 200);
+  EXPECT_EQ(nlohmann::json::parse(j["result"]["body"].get<std::string>())["hello"], "agent");
+  ASSERT_EQ(j["logs"].size(), 1u);
+  EXPECT_NE(j["logs"][0]["message"].get<std::string>().find("greeting"), std::string::npos);
+}
+
+TEST(CliLocalE2E, HttpShapedEventUsesTheQueryString) {
+  auto r = sh("echo '{\"version\":\"2.0\",\"rawQueryString\":\"name=web\"}' | " + kCs +
+              " fn test --path " + kHello + " --event -");
+  ASSERT_EQ(r.exitCode, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(nlohmann::json::parse(j["result"]["body"].get<std::string>())["hello"], "web");
+}
+
+TEST(CliLocalE2E, ClientErrorExitsOneWithCodeOnStderr) {
+  auto r = sh(kCs + " fn test --path /nonexistent-dir 2>&1");
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_NE(r.out.find("CS_VALIDATION_FAILED"), std::string::npos) << r.out;
+}
+
+}  // namespace
