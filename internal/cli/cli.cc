@@ -1,4 +1,5 @@
 #include "internal/cli/cli.h"
+#include "internal/cli/commands.h"
 
 #include <CLI/CLI.hpp>
 
@@ -22,11 +23,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A client error: printed as "CS_CODE: message" on stderr, exit 1.
-int clientError(Io io, const cs::Error& error) {
-  io.err << error.name() << ": " << error.message << "\n";
-  return kExitClientError;
-}
+int clientError(Io io, const cs::Error& error) { return reportError(io, error); }
 
 bool readFile(const fs::path& path, std::string& out) {
   std::ifstream in(path, std::ios::binary);
@@ -108,55 +105,82 @@ int fnTest(const TestArgs& args, Io io) {
 
 }  // namespace
 
+void addFnCommands(CLI::App& app, CommandContext& ctx) {
+  auto* fn = app.add_subcommand("fn", "Write, test, publish and invoke functions");
+  fn->require_subcommand(1);
+
+  auto initArgs = std::make_shared<InitArgs>();
+  auto* init = fn->add_subcommand("init", "Scaffold function.js, manifest.json and cs.d.ts");
+  init->add_option("NAME", initArgs->name, "Function name")->required();
+  init->add_option("--dir", initArgs->dir, "Target directory (default: ./NAME)");
+  init->add_flag("--force", initArgs->force, "Overwrite existing files");
+  init->callback([&ctx, initArgs] { ctx.action = [&ctx, initArgs] { return fnInit(*initArgs, ctx.io); }; });
+
+  auto testArgs = std::make_shared<TestArgs>();
+  auto* test = fn->add_subcommand("test", "Run the function locally in the cs-js runtime");
+  test->add_option("--path", testArgs->path, "Function directory")->capture_default_str();
+  test->add_option("--event", testArgs->event, "Event JSON file, or - for stdin (default: {})");
+  test->callback([&ctx, testArgs] { ctx.action = [&ctx, testArgs] { return fnTest(*testArgs, ctx.io); }; });
+}
+
+int reportError(Io io, const cs::Error& error) {
+  io.err << error.name() << ": " << error.message << "\n";
+  int status = error.status();
+  return status >= 500 && error.code != cs::ErrorCode::RuntimeException &&
+                 error.code != cs::ErrorCode::RuntimeTimeout &&
+                 error.code != cs::ErrorCode::RuntimeMemoryLimit &&
+                 error.code != cs::ErrorCode::RuntimeCapabilityDenied
+             ? kExitServerError
+             : kExitClientError;
+}
+
+std::vector<std::string> splitCsv(const std::string& csv) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= csv.size()) {
+    size_t end = csv.find(',', start);
+    if (end == std::string::npos) end = csv.size();
+    std::string item = csv.substr(start, end - start);
+    if (!item.empty()) out.push_back(item);
+    start = end + 1;
+  }
+  return out;
+}
+
 int run(int argc, const char* const* argv, Io io) {
   CLI::App app{"cs — the code-sous command line"};
   app.name("cs");
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every command");
 
-  auto* fn = app.add_subcommand("fn", "Write, test, publish and invoke functions");
-  fn->require_subcommand(1);
+  CommandContext ctx{io, nullptr};
+  addFnCommands(app, ctx);
+  addAuthCommands(app, ctx);
+  addKeysCommands(app, ctx);
 
-  InitArgs initArgs;
-  auto* init = fn->add_subcommand("init", "Scaffold function.js, manifest.json and cs.d.ts");
-  init->add_option("NAME", initArgs.name, "Function name")->required();
-  init->add_option("--dir", initArgs.dir, "Target directory (default: ./NAME)");
-  init->add_flag("--force", initArgs.force, "Overwrite existing files");
-
-  TestArgs testArgs;
-  auto* test = fn->add_subcommand("test", "Run the function locally in the cs-js runtime");
-  test->add_option("--path", testArgs.path, "Function directory")->capture_default_str();
-  test->add_option("--event", testArgs.event, "Event JSON file, or - for stdin (default: {})");
-
-  std::ostringstream helpOut, errOut;
   try {
     app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
+  } catch (const CLI::CallForHelp&) {
     io.out << app.help();
     return kExitOk;
-  } catch (const CLI::CallForAllHelp& e) {
+  } catch (const CLI::CallForAllHelp&) {
     io.out << app.help("", CLI::AppFormatMode::All);
     return kExitOk;
   } catch (const CLI::ParseError& e) {
     io.err << "CS_VALIDATION_FAILED: " << e.what() << "\n";
-    CLI::App* failing = &app;
-    for (auto* sub = app.get_subcommands().empty() ? nullptr : app.get_subcommands().front(); sub;
-         sub = sub->get_subcommands().empty() ? nullptr : sub->get_subcommands().front()) {
-      failing = sub;
-    }
-    io.err << "Run with --help for usage of '" << failing->get_name() << "'.\n";
+    io.err << "Run 'cs --help-all' for usage.\n";
     return kExitClientError;
   }
-
+  if (!ctx.action) {
+    io.err << app.help();
+    return kExitClientError;
+  }
   try {
-    if (init->parsed()) return fnInit(initArgs, io);
-    if (test->parsed()) return fnTest(testArgs, io);
+    return ctx.action();
   } catch (const std::exception& e) {
     io.err << "CS_INTERNAL: " << e.what() << "\n";
     return kExitServerError;
   }
-  io.err << app.help();
-  return kExitClientError;
 }
 
 }  // namespace cs::cli

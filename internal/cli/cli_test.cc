@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "internal/api/manifest.h"
+#include "internal/authn/jwks_verifier.h"
 
 namespace cs::cli {
 namespace {
@@ -159,6 +160,61 @@ TEST_F(CliTest, UnknownCommandsAndFlagsAreClientErrors) {
   auto help = cs({"--help"});
   EXPECT_EQ(help.code, kExitOk);
   EXPECT_NE(help.out.find("fn"), std::string::npos);
+}
+
+TEST_F(CliTest, KeysGenAndTokenMintProduceVerifiableTokens) {
+  auto gen = cs({"keys", "gen", "--out", (dir_ / "keys").string()});
+  ASSERT_EQ(gen.code, kExitOk) << gen.err;
+  auto info = nlohmann::json::parse(gen.out);
+  EXPECT_TRUE(fs::exists(info["private_key"].get<std::string>()));
+  auto mint = cs({"token", "mint", "--key", (dir_ / "keys" / "private.pem").string(), "--tenant",
+                  "t_acme0001", "--sub", "agent-7", "--roles", "developer,invoker", "--ttl", "600"});
+  ASSERT_EQ(mint.code, kExitOk) << mint.err;
+  std::string token = mint.out.substr(0, mint.out.find('\n'));
+  std::ifstream jwksFile(dir_ / "keys" / "jwks.json");
+  std::stringstream jwks;
+  jwks << jwksFile.rdbuf();
+  auto verifier = authn::JwksVerifier::create(jwks.str(), {});
+  ASSERT_TRUE(verifier.ok()) << verifier.error().message;
+  auto principal = (*verifier)->verify(token);
+  ASSERT_TRUE(principal.ok()) << principal.error().message;
+  EXPECT_EQ(principal->tenant, "t_acme0001");
+  EXPECT_EQ(principal->sub, "agent-7");
+  EXPECT_EQ(principal->roles, (std::vector<std::string>{"developer", "invoker"}));
+  // A second gen into the same directory refuses to overwrite the key.
+  EXPECT_NE(cs({"keys", "gen", "--out", (dir_ / "keys").string()}).code, kExitOk);
+  // Bad tenant → client error with the code.
+  auto bad = cs({"token", "mint", "--key", (dir_ / "keys" / "private.pem").string(), "--tenant",
+                 "acme", "--sub", "x"});
+  EXPECT_EQ(bad.code, kExitClientError);
+  EXPECT_NE(bad.err.find("CS_VALIDATION_NAME_INVALID"), std::string::npos) << bad.err;
+}
+
+TEST_F(CliTest, AuthLoginStoresCredentialsAndWhoamiReadsThem) {
+  ::setenv("XDG_CONFIG_HOME", (dir_ / "xdg").c_str(), 1);
+  ::unsetenv("CS_API_URL");
+  ::unsetenv("CS_TOKEN");
+  ::unsetenv("CS_TENANT");
+  EXPECT_EQ(cs({"auth", "whoami"}).code, kExitClientError);  // not logged in yet
+  // header.payload.signature with payload {"sub":"agent-1"}
+  std::string token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhZ2VudC0xIn0.c2ln";
+  auto login = cs({"auth", "login", "--tenant", "t_acme0001", "--token", token, "--api-url",
+                   "http://127.0.0.1:8080/"});
+  ASSERT_EQ(login.code, kExitOk) << login.err;
+  EXPECT_TRUE(fs::exists(dir_ / "xdg" / "code-sous" / "auth.json"));
+  EXPECT_EQ(fs::status(dir_ / "xdg" / "code-sous" / "auth.json").permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  auto who = cs({"auth", "whoami"});
+  ASSERT_EQ(who.code, kExitOk) << who.err;
+  auto j = nlohmann::json::parse(who.out);
+  EXPECT_EQ(j["tenant"], "t_acme0001");
+  EXPECT_EQ(j["subject"], "agent-1");
+  EXPECT_EQ(j["api_url"], "http://127.0.0.1:8080");
+  EXPECT_EQ(cs({"auth", "login", "--tenant", "bad", "--token", token, "--api-url", "http://x"}).code,
+            kExitClientError);
+  EXPECT_EQ(cs({"auth", "login", "--tenant", "t_acme0001", "--token", token, "--api-url", "ftp://x"}).code,
+            kExitClientError);
+  ::unsetenv("XDG_CONFIG_HOME");
 }
 
 }  // namespace
