@@ -156,6 +156,8 @@ int run(int argc, const char* const* argv, Io io) {
   CommandContext ctx{io, nullptr};
   addFnCommands(app, ctx);
   addAuthCommands(app, ctx);
+  addRemoteCommands(app, ctx);
+  addDevCommand(app, ctx);
   addKeysCommands(app, ctx);
 
   try {

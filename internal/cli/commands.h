@@ -20,6 +20,9 @@ struct CommandContext {
 void addFnCommands(CLI::App& app, CommandContext& ctx);
 void addKeysCommands(CLI::App& app, CommandContext& ctx);
 void addAuthCommands(CLI::App& app, CommandContext& ctx);
+// Needs addFnCommands first (adds to the `fn` group).
+void addRemoteCommands(CLI::App& app, CommandContext& ctx);
+void addDevCommand(CLI::App& app, CommandContext& ctx);
 
 // Prints "CS_CODE: message" on stderr; returns the exit code of the error (1 for client-side
 // errors, 2 for server/unavailable errors).

@@ -1,0 +1,41 @@
+#include "internal/platform/observers.h"
+
+namespace cs::platform {
+namespace {
+
+class InvokerMetrics final : public invoker::InvocationObserver {
+ public:
+  explicit InvokerMetrics(std::shared_ptr<observability::Metrics> metrics)
+      : metrics_(std::move(metrics)) {}
+  void onInvocation(const invoker::InvocationLabels& l, std::string_view status,
+                    int64_t durationMs) override {
+    metrics_->invocation({l.tenant, l.ns, l.function, l.version, l.trigger}, status,
+                         static_cast<double>(durationMs));
+  }
+  void onCache(invoker::CacheEvent event, size_t items, size_t bytes) override {
+    if (event == invoker::CacheEvent::Hit) {
+      metrics_->cacheHit();
+    } else {
+      metrics_->cacheMiss();
+    }
+    metrics_->setCacheItems(static_cast<int64_t>(items));
+    metrics_->setCacheBytes(static_cast<int64_t>(bytes));
+  }
+  void onInflight(int64_t n) override { metrics_->setInflight(n); }
+  void onQueueLag(std::string_view topic, int64_t lagMs) override {
+    metrics_->setQueueLag(topic, static_cast<double>(lagMs));
+  }
+  void onColdStart() override { metrics_->coldStart("cs-js"); }
+
+ private:
+  std::shared_ptr<observability::Metrics> metrics_;
+};
+
+}  // namespace
+
+std::unique_ptr<invoker::InvocationObserver> makeInvokerMetricsObserver(
+    std::shared_ptr<observability::Metrics> metrics) {
+  return std::make_unique<InvokerMetrics>(std::move(metrics));
+}
+
+}  // namespace cs::platform

@@ -1,0 +1,14 @@
+// Adapters from the modules' observer hooks (no-op by default) to Prometheus metrics.
+#pragma once
+
+#include <memory>
+
+#include "internal/invoker/invoker.h"
+#include "internal/observability/metrics.h"
+
+namespace cs::platform {
+
+std::unique_ptr<invoker::InvocationObserver> makeInvokerMetricsObserver(
+    std::shared_ptr<observability::Metrics> metrics);
+
+}  // namespace cs::platform
