@@ -25,6 +25,13 @@ void addDevCommand(CLI::App& app, CommandContext& ctx) {
       ->capture_default_str();
   dev->add_option("--log-level", a->options.logLevel, "trace|debug|info|warn|error|off")
       ->capture_default_str();
+  dev->add_option("--tenant-rps", a->options.tenantRps, "Gateway rate limit per tenant (<= 0: off)")
+      ->capture_default_str();
+  dev->add_option("--function-rps", a->options.functionRps,
+                  "Gateway rate limit per function ref (<= 0: off)")
+      ->capture_default_str();
+  dev->add_option("--ip-rps", a->options.ipRps, "Gateway rate limit per client IP (<= 0: off)")
+      ->capture_default_str();
   dev->add_flag("--no-login", a->noLogin, "Do not store CLI credentials for this instance");
   dev->callback([&ctx, a] {
     ctx.action = [&ctx, a]() -> int {

@@ -112,7 +112,11 @@ class Dev final : public DevPlatform {
     control_ = std::make_unique<control::ControlApi>(control::ControlOptions{}, *store_,
                                                      *authenticator_, *queue_, *requestReply_,
                                                      clock_);
-    gateway_ = std::make_unique<gateway::WebGateway>(gateway::GatewayOptions{}, *store_,
+    gateway::GatewayOptions gatewayOptions;
+    gatewayOptions.rateLimits.tenantRps = options_.tenantRps;
+    gatewayOptions.rateLimits.functionRps = options_.functionRps;
+    gatewayOptions.rateLimits.ipRps = options_.ipRps;
+    gateway_ = std::make_unique<gateway::WebGateway>(gatewayOptions, *store_,
                                                      *authenticator_, *requestReply_, clock_);
 
     auto router = std::make_shared<http::Router>();

@@ -21,6 +21,10 @@ struct DevOptions {
   int httpWorkerThreads = 8;
   int warmIsolates = 2;
   std::string logLevel = "info";
+  // Gateway rate limits (SPEC §11 defaults); <= 0 disables a limit.
+  double tenantRps = 200;
+  double functionRps = 20;
+  double ipRps = 100;
 };
 
 class DevPlatform {
