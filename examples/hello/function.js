@@ -1,8 +1,7 @@
 // The sample function of the README: greets the caller. Works for API invokes (event is the
 // JSON you send) and for HTTP invokes (event is the API-Gateway-v2 request).
-/// <reference path="./cs.d.ts" />
+// `cs fn init` also writes cs.d.ts, the types of `cs` and of the handler, for editors.
 
-/** @type {import('./cs').Handler} */
 export default async function (event, ctx) {
   let name = "world";
   if (event && typeof event.name === "string") name = event.name;

@@ -1,40 +1,11 @@
-// Time source of the queue drivers. Drivers take a Clock so redelivery and ack-timeout tests
-// move time instead of sleeping (STYLE §10). Both implementations are thread-safe.
+// The queue drivers' clock is the shared cs::Clock (internal/clock/clock.h). A driver waiting
+// on a deadline does not see a ManualClock change by itself: call EmbeddedQueue::wakeForTest.
 #pragma once
 
-#include <atomic>
-#include <chrono>
-#include <cstdint>
+#include "internal/clock/clock.h"
 
 namespace cs::codeq {
-
-class Clock {
- public:
-  virtual ~Clock() = default;
-  // Milliseconds since the Unix epoch.
-  virtual int64_t nowMs() const = 0;
-};
-
-class SystemClock final : public Clock {
- public:
-  int64_t nowMs() const override {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  }
-};
-
-// Test clock: time moves only when the test says so. A driver waiting on a deadline does not
-// see the change by itself; tell it (EmbeddedQueue::wakeForTest) after moving the clock.
-class ManualClock final : public Clock {
- public:
-  explicit ManualClock(int64_t startMs = 1'700'000'000'000) : now_(startMs) {}
-  int64_t nowMs() const override { return now_.load(); }
-  void setMs(int64_t ms) { now_.store(ms); }
-  void advanceMs(int64_t ms) { now_.fetch_add(ms); }
-
- private:
-  std::atomic<int64_t> now_;
-};
-
+using cs::Clock;
+using cs::ManualClock;
+using cs::SystemClock;
 }  // namespace cs::codeq

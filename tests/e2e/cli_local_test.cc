@@ -1,31 +1,14 @@
 // End-to-end: the built `cs` binary on the sample function, as the README runs it.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "tests/e2e/process.h"
+
+namespace cs::e2e {
 namespace {
-
-struct Run {
-  int exitCode;
-  std::string out;
-};
-
-Run sh(const std::string& command) {
-  Run run{-1, ""};
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return run;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0) run.out.append(buf.data(), n);
-  int status = ::pclose(pipe);
-  run.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
-}
 
 const std::string kCs = std::string(CS_BINARY_DIR) + "/bin/cs";
 const std::string kHello = std::string(CS_SOURCE_DIR) + "/examples/hello";
@@ -56,3 +39,4 @@ TEST(CliLocalE2E, ClientErrorExitsOneWithCodeOnStderr) {
 }
 
 }  // namespace
+}  // namespace cs::e2e
