@@ -380,7 +380,7 @@ TEST(ConfigTest, MistypedEnvVarInOurNamespaceRejected) {
 }
 
 TEST(ConfigTest, ExampleFileLoadsForEveryService) {
-  const std::string path = std::string(CS_SOURCE_DIR) + "/internal/config/config.example.yaml";
+  const std::string path = std::string(CS_SOURCE_DIR) + "/config.example.yaml";
   for (Service s : kAllServices) {
     Config cfg = loadConfigFile(path, s, Env{});
     EXPECT_EQ(cfg.plugins.persistence.driver, PersistenceDriver::Kvrocks) << serviceName(s);
