@@ -9,10 +9,10 @@ std::string ApiClient::tenantPath() const { return "/v1/tenants/" + credentials_
 cs::Result<ApiResponse> ApiClient::raw(const std::string& method, const std::string& path,
                                        const std::string& body,
                                        std::vector<std::pair<std::string, std::string>> headers,
-                                       long timeoutMs) const {
+                                       long timeoutMs, bool gateway) const {
   http::ClientRequest request;
   request.method = method;
-  request.url = credentials_.apiUrl + path;
+  request.url = (gateway ? credentials_.gatewayUrl : credentials_.apiUrl) + path;
   request.headers = std::move(headers);
   request.headers.emplace_back("Authorization", "Bearer " + credentials_.token);
   request.body = body;

@@ -28,12 +28,12 @@ class ApiClient {
   // "/v1/tenants/{tenant}" of the logged-in tenant.
   std::string tenantPath() const;
 
-  // Raw request to apiUrl + path (path starts with '/'). Connection failures are
+  // Raw request to apiUrl + path (path starts with '/'); `gateway` sends it to gatewayUrl. Connection failures are
   // CS_CODEQ_UNAVAILABLE-style server errors (exit 2), never exceptions.
   cs::Result<ApiResponse> raw(const std::string& method, const std::string& path,
                               const std::string& body,
                               std::vector<std::pair<std::string, std::string>> headers = {},
-                              long timeoutMs = 120000) const;
+                              long timeoutMs = 120000, bool gateway = false) const;
 
   // JSON request; a non-2xx answer becomes the Error of its body (code + message).
   cs::Result<nlohmann::json> json(const std::string& method, const std::string& path,

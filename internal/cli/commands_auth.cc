@@ -20,6 +20,8 @@ void addAuthCommands(CLI::App& app, CommandContext& ctx) {
   login->add_option("--token", creds->token, "Bearer token")->required();
   login->add_option("--api-url", creds->apiUrl, "API base URL, e.g. http://127.0.0.1:8080")
       ->required();
+  login->add_option("--gateway-url", creds->gatewayUrl,
+                    "Base URL of the /v1/web gateway when it is not the API URL");
   login->callback([&ctx, creds] {
     ctx.action = [&ctx, creds] {
       if (auto s = api::validateName(api::NameKind::Tenant, creds->tenant); !s.ok()) {

@@ -47,7 +47,7 @@ void addDevCommand(CLI::App& app, CommandContext& ctx) {
       if (auto s = (*platform)->start(); !s.ok()) return reportError(ctx.io, s.error());
       auto& p = **platform;
       if (!a->noLogin) {
-        if (auto s = saveCredentials({p.apiUrl(), p.tenant(), p.adminToken()}); !s.ok()) {
+        if (auto s = saveCredentials({p.apiUrl(), p.tenant(), p.adminToken(), ""}); !s.ok()) {
           return reportError(ctx.io, s.error());
         }
       }

@@ -378,7 +378,7 @@ void addRemoteCommands(CLI::App& app, CommandContext& ctx) {
       if (!c.ok()) return reportError(ctx.io, c.error());
       std::string method = a->method;
       for (auto& ch : method) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-      auto r = c->raw(method, a->path, body, headers);
+      auto r = c->raw(method, a->path, body, headers, 120000, /*gateway=*/true);
       if (!r.ok()) return reportError(ctx.io, r.error());
       ctx.io.out << "status=" << r->status << "\n" << r->body;
       if (!r->body.empty() && r->body.back() != '\n') ctx.io.out << "\n";

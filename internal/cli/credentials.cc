@@ -34,8 +34,9 @@ cs::Status saveCredentials(const Credentials& c) {
   tmp += ".tmp";
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << nlohmann::json{{"api_url", c.apiUrl}, {"tenant", c.tenant}, {"token", c.token}}.dump(2)
-        << "\n";
+    nlohmann::json j{{"api_url", c.apiUrl}, {"tenant", c.tenant}, {"token", c.token}};
+    if (!c.gatewayUrl.empty()) j["gateway_url"] = c.gatewayUrl;
+    out << j.dump(2) << "\n";
     if (!out) return cs::Error{cs::ErrorCode::ValidationFailed, "cannot write " + tmp.string()};
   }
   ::chmod(tmp.c_str(), 0600);
@@ -58,16 +59,20 @@ cs::Result<Credentials> loadCredentials() {
     c.apiUrl = j.value("api_url", "");
     c.tenant = j.value("tenant", "");
     c.token = j.value("token", "");
+    c.gatewayUrl = j.value("gateway_url", "");
   }
   if (const char* v = std::getenv("CS_API_URL"); v && *v) c.apiUrl = v;
   if (const char* v = std::getenv("CS_TENANT"); v && *v) c.tenant = v;
   if (const char* v = std::getenv("CS_TOKEN"); v && *v) c.token = v;
+  if (const char* v = std::getenv("CS_GATEWAY_URL"); v && *v) c.gatewayUrl = v;
   if (c.token.empty() || c.apiUrl.empty() || c.tenant.empty()) {
     return cs::Error{cs::ErrorCode::AuthnMissingToken,
                      "not logged in: run `cs auth login --tenant T --token TOK --api-url URL` "
                      "(or set CS_API_URL, CS_TENANT, CS_TOKEN)"};
   }
   while (!c.apiUrl.empty() && c.apiUrl.back() == '/') c.apiUrl.pop_back();
+  while (!c.gatewayUrl.empty() && c.gatewayUrl.back() == '/') c.gatewayUrl.pop_back();
+  if (c.gatewayUrl.empty()) c.gatewayUrl = c.apiUrl;
   return c;
 }
 

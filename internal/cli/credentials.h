@@ -1,6 +1,6 @@
 // Stored CLI credentials (SPEC §16): $XDG_CONFIG_HOME/code-sous/auth.json, else
 // ~/.config/code-sous/auth.json, mode 0600. The environment overrides the file:
-// CS_API_URL, CS_TOKEN, CS_TENANT.
+// CS_API_URL, CS_TOKEN, CS_TENANT, CS_GATEWAY_URL.
 #pragma once
 
 #include <filesystem>
@@ -14,6 +14,8 @@ struct Credentials {
   std::string apiUrl;
   std::string tenant;
   std::string token;
+  // Where `cs http invoke` sends /v1/web requests; empty = apiUrl (cs dev serves both).
+  std::string gatewayUrl;
 };
 
 std::filesystem::path credentialsPath();
