@@ -287,6 +287,7 @@ void decodeInvoker(Section s, InvokerPoolConfig& out) {
   limits.positive("max_log_bytes", out.limits.maxLogBytes);
   limits.finish();
   s.positive("activation_ttl_seconds", out.activationTtlSeconds);
+  s.positive("ack_timeout_ms", out.ackTimeoutMs);
   s.finish();
 }
 

@@ -142,6 +142,9 @@ struct InvokerPoolConfig {
     int64_t maxLogBytes = 1 * kMiB;
   } limits;
   int64_t activationTtlSeconds = 604800;  // TTL of activation + log records the invoker writes
+  // A delivery not acked within this time (e.g. its invoker crashed) is redelivered to another
+  // invoker. Must exceed the longest function timeout (900 s) plus queueing slack.
+  int64_t ackTimeoutMs = 960000;
 };
 
 struct SchedulerConfig {

@@ -402,3 +402,19 @@ TEST(ConfigTest, ProcessEnvReadsEnviron) {
 
 }  // namespace
 }  // namespace cs::config
+
+namespace cs::config {
+namespace {
+
+TEST(ConfigTest, InvokerAckTimeoutDefaultsAndOverrides) {
+  EXPECT_EQ(loadConfigString(kMinimal, Service::InvokerPool).csInvokerPool.ackTimeoutMs, 960000);
+  Config cfg = loadConfigString(std::string(kMinimal) + "cs_invoker_pool:\n  ack_timeout_ms: 1500\n",
+                                Service::InvokerPool);
+  EXPECT_EQ(cfg.csInvokerPool.ackTimeoutMs, 1500);
+  EXPECT_THROW(loadConfigString(std::string(kMinimal) + "cs_invoker_pool:\n  ack_timeout_ms: 0\n",
+                                Service::InvokerPool),
+               ConfigError);
+}
+
+}  // namespace
+}  // namespace cs::config

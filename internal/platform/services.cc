@@ -245,6 +245,7 @@ class InvokerService final : public ServiceBase {
     options.limits.maxErrorBytes = static_cast<size_t>(c.limits.maxErrorBytes);
     options.limits.maxLogBytes = static_cast<size_t>(c.limits.maxLogBytes);
     options.activationTtlSeconds = c.activationTtlSeconds;
+    options.ackTimeoutMs = c.ackTimeoutMs;
     options.topics.invoke = config.plugins.messaging.codeq.topics.invoke;
     options.topics.results = config.plugins.messaging.codeq.topics.results;
     options.topics.dlqInvoke = config.plugins.messaging.codeq.topics.dlqInvoke;
