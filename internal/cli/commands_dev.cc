@@ -32,6 +32,8 @@ void addDevCommand(CLI::App& app, CommandContext& ctx) {
       ->capture_default_str();
   dev->add_option("--ip-rps", a->options.ipRps, "Gateway rate limit per client IP (<= 0: off)")
       ->capture_default_str();
+  dev->add_flag("--allow-loopback-fetch-for-tests", a->options.allowLoopbackFetchForTests,
+                "Let cs.http.fetch reach 127.0.0.0/8 and ::1 (local test servers only)");
   dev->add_flag("--no-login", a->noLogin, "Do not store CLI credentials for this instance");
   dev->callback([&ctx, a] {
     ctx.action = [&ctx, a]() -> int {

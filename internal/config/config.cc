@@ -288,6 +288,9 @@ void decodeInvoker(Section s, InvokerPoolConfig& out) {
   limits.finish();
   s.positive("activation_ttl_seconds", out.activationTtlSeconds);
   s.positive("ack_timeout_ms", out.ackTimeoutMs);
+  Section fetch = s.child("http_fetch");
+  fetch.boolean("allow_loopback_for_tests", out.httpFetch.allowLoopbackForTests);
+  fetch.finish();
   s.finish();
 }
 

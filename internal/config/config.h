@@ -145,6 +145,10 @@ struct InvokerPoolConfig {
   // A delivery not acked within this time (e.g. its invoker crashed) is redelivered to another
   // invoker. Must exceed the longest function timeout (900 s) plus queueing slack.
   int64_t ackTimeoutMs = 960000;
+  struct HttpFetch {
+    // cs.http.fetch may reach 127.0.0.0/8 and ::1. Tests only; never in production.
+    bool allowLoopbackForTests = false;
+  } httpFetch;
 };
 
 struct SchedulerConfig {

@@ -581,18 +581,36 @@ Disposition Invoker::Impl::runWithPermit(Prepared& p) {
     providers = std::move(*built);
   }
 
+  ActivationEnv environment;
+  if (v.config.contains("env") && v.config["env"].is_object()) environment.env = v.config["env"];
+  if (deps_.environment) {
+    ActivationInfo info{r, v.version, v.config, p.bundle->manifest};
+    auto resolved = deps_.environment(info);
+    if (!resolved.ok()) {
+      rec.status = kv::ActivationStatus::Error;
+      rec.endedAtMs = deps_.clock.nowMs();
+      rec.durationMs = 0;
+      rec.error = invokerError("InvokerError", resolved.error().code,
+                               "environment: " + resolved.error().message);
+      return finishRunning(rec, r);
+    }
+    environment = std::move(*resolved);
+  }
+  json ctx = buildCtx(r, v.version);
+  ctx["env"] = std::move(environment.env);
+
   runtime::Invocation inv;
   inv.files = &p.bundle->files;
   inv.entry = p.bundle->manifest.entry;
   inv.eventJson = r.event.dump(-1, ' ', false, json::error_handler_t::replace);
-  inv.ctxJson = buildCtx(r, v.version).dump(-1, ' ', false, json::error_handler_t::replace);
+  inv.ctxJson = ctx.dump(-1, ' ', false, json::error_handler_t::replace);
+  inv.redact = std::move(environment.redact);
   inv.limits.timeoutMs = std::max<int64_t>(1, std::min(v.timeoutMs, remainingMs));
   inv.limits.memoryMb = v.memoryMb;
   inv.limits.maxLogBytes = options_.limits.maxLogBytes;
   inv.limits.maxResultBytes = options_.limits.maxResultBytes;
   inv.limits.maxErrorBytes = options_.limits.maxErrorBytes;
   for (auto& provider : providers) inv.providers.push_back(provider.get());
-  // config.env and secrets are kept in v.config; the runtime has no env API yet.
 
   runtime::ActivationResult result = deps_.engine.run(inv);
 

@@ -111,6 +111,14 @@ using Providers = std::vector<std::unique_ptr<runtime::HostProvider>>;
 // providers live until the run returns. An error ends the activation as `error`.
 using ProviderFactory = std::function<Result<Providers>(const ActivationInfo&)>;
 
+// What an activation sees of its environment: `env` becomes ctx.env (the version's config.env
+// plus resolved secrets), `redact` the values the runtime replaces by "[REDACTED]".
+struct ActivationEnv {
+  nlohmann::json env = nlohmann::json::object();
+  std::vector<std::string> redact;
+};
+using EnvironmentResolver = std::function<Result<ActivationEnv>(const ActivationInfo&)>;
+
 struct InvokerDeps {
   kv::Store& store;
   codeq::Queue& queue;
@@ -118,6 +126,7 @@ struct InvokerDeps {
   const kv::Clock& clock;                  // wall clock: deadlines, record timestamps
   InvocationObserver* observer = nullptr;  // null: no-op
   ProviderFactory providers;               // empty: no host providers
+  EnvironmentResolver environment;         // empty: ctx.env = config.env, nothing redacted
 };
 
 class Invoker final {

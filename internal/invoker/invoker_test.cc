@@ -155,7 +155,7 @@ class InvokerTest : public ::testing::Test {
 
   void startInvoker(InvokerOptions options = {}, codeq::Queue* queue = nullptr) {
     invoker_ = std::make_unique<Invoker>(
-        options, InvokerDeps{*store_, queue ? *queue : queue_, *engine_, clock_, &observer_, {}});
+        options, InvokerDeps{*store_, queue ? *queue : queue_, *engine_, clock_, &observer_, {}, {}});
     ASSERT_TRUE(invoker_->start().ok());
   }
 
@@ -244,7 +244,7 @@ TEST_F(InvokerTest, SubscribesToTheInvokeTopicWithBackpressure) {
 TEST_F(InvokerTest, RejectsBadOptions) {
   InvokerOptions o;
   o.workers.threads = 0;
-  Invoker inv(o, InvokerDeps{*store_, queue_, *engine_, clock_, nullptr, {}});
+  Invoker inv(o, InvokerDeps{*store_, queue_, *engine_, clock_, nullptr, {}, {}});
   EXPECT_FALSE(inv.start().ok());
   EXPECT_FALSE(queue_.subscribed());
 }
@@ -721,7 +721,7 @@ TEST_F(InvokerTest, ProviderFactoryBuildsHostProvidersPerActivation) {
     return out;
   };
   invoker_ = std::make_unique<Invoker>(
-      InvokerOptions{}, InvokerDeps{*store_, queue_, *engine_, clock_, &observer_, factory});
+      InvokerOptions{}, InvokerDeps{*store_, queue_, *engine_, clock_, &observer_, factory, {}});
   ASSERT_TRUE(invoker_->start().ok());
   json body = request("charge");
   json result = invoke(body);

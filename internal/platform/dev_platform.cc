@@ -100,9 +100,9 @@ class Dev final : public DevPlatform {
     invoker::InvokerOptions invokerOptions;
     invokerOptions.workers.threads = options_.invokerThreads;
     invokerOptions.consumer = "cs-dev-invoker";
-    invoker_ = std::make_unique<invoker::Invoker>(
-        invokerOptions, invoker::InvokerDeps{*store_, *queue_, *engine_, clock_,
-                                              invokerObserver_.get(), nullptr});
+    invoker::InvokerDeps deps{*store_, *queue_, *engine_, clock_, invokerObserver_.get(), {}, {}};
+    wireHostApi(deps, options_.allowLoopbackFetchForTests);
+    invoker_ = std::make_unique<invoker::Invoker>(invokerOptions, std::move(deps));
 
     codeq::RequestReplyOptions rr;
     rr.replyTopic = "cs.reply.dev-" + crypto::randomHex(4);

@@ -25,6 +25,8 @@ struct DevOptions {
   double tenantRps = 200;
   double functionRps = 20;
   double ipRps = 100;
+  // cs.http.fetch may reach loopback (tests against a local server only).
+  bool allowLoopbackFetchForTests = false;
 };
 
 class DevPlatform {

@@ -2,6 +2,8 @@
 #include <filesystem>
 
 #include "internal/codeq/embedded_queue.h"
+#include "internal/codeq/streams_queue.h"
+#include "internal/kv/kvrocks_store.h"
 #include "internal/kv/sqlite_store.h"
 #include "internal/platform/services.h"
 
@@ -18,11 +20,16 @@ Result<std::unique_ptr<kv::Store>> makeStore(const config::Config& config) {
       options.path = p.embedded.path;
       return kv::makeSqliteStore(options);
     }
-    case config::PersistenceDriver::Kvrocks:
-      break;
+    case config::PersistenceDriver::Kvrocks: {
+      kv::KvrocksOptions options;
+      options.addr = p.kvrocks.addr;
+      if (p.kvrocks.authMode == config::KvrocksAuthMode::Password) {
+        options.password = p.kvrocks.password;
+      }
+      return kv::makeKvrocksStore(options);
+    }
   }
-  return Error{ErrorCode::KvrocksUnavailable,
-               "plugins.persistence.driver: kvrocks is not available in this build"};
+  return Error{ErrorCode::Internal, "plugins.persistence.driver: unknown driver"};
 }
 
 Result<std::unique_ptr<codeq::Queue>> makeQueue(const config::Config& config) {
@@ -31,7 +38,21 @@ Result<std::unique_ptr<codeq::Queue>> makeQueue(const config::Config& config) {
     case config::MessagingDriver::Embedded:
       // In-process only: every component of the deployment must live in this process.
       return std::unique_ptr<codeq::Queue>(codeq::makeEmbeddedQueue());
-    case config::MessagingDriver::Streams:
+    case config::MessagingDriver::Streams: {
+      // plugins.messaging.streams.addr defaults to the KVRocks address (config loader).
+      const std::string& addr = m.streams.addr;
+      auto colon = addr.rfind(':');
+      if (colon == std::string::npos) {
+        return Error{ErrorCode::ValidationFailed,
+                     "plugins.messaging.streams.addr: expected host:port, got \"" + addr + "\""};
+      }
+      codeq::StreamsQueueOptions options;
+      options.host = addr.substr(0, colon);
+      options.port = std::atoi(addr.c_str() + colon + 1);
+      const auto& kvrocks = config.plugins.persistence.kvrocks;
+      if (kvrocks.authMode == config::KvrocksAuthMode::Password) options.password = kvrocks.password;
+      return std::unique_ptr<codeq::Queue>(codeq::makeStreamsQueue(options));
+    }
     case config::MessagingDriver::Codeq:
       break;
   }

@@ -1,5 +1,8 @@
 #include "internal/platform/observers.h"
 
+#include "internal/fetch/fetch.h"
+#include "internal/hostapi/factory.h"
+
 namespace cs::platform {
 namespace {
 
@@ -36,6 +39,18 @@ class InvokerMetrics final : public invoker::InvocationObserver {
 std::unique_ptr<invoker::InvocationObserver> makeInvokerMetricsObserver(
     std::shared_ptr<observability::Metrics> metrics) {
   return std::make_unique<InvokerMetrics>(std::move(metrics));
+}
+
+void wireHostApi(invoker::InvokerDeps& deps, bool allowLoopbackFetchForTests) {
+  fetch::FetchSettings settings;
+  settings.allowLoopbackForTests = allowLoopbackFetchForTests;
+  hostapi::HostDeps host{deps.store, deps.queue};
+  host.http = [settings](const invoker::ActivationInfo&, const api::HttpCapability& capability)
+      -> Result<std::unique_ptr<runtime::HostProvider>> {
+    return fetch::makeHttpFetchProvider(&capability, settings);
+  };
+  deps.providers = hostapi::makeProviderFactory(std::move(host));
+  deps.environment = hostapi::makeEnvironmentResolver(deps.store);
 }
 
 }  // namespace cs::platform

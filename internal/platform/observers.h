@@ -11,4 +11,8 @@ namespace cs::platform {
 std::unique_ptr<invoker::InvocationObserver> makeInvokerMetricsObserver(
     std::shared_ptr<observability::Metrics> metrics);
 
+// The host API of every activation (cs.kv, cs.codeq, cs.http) and its environment (ctx.env,
+// secrets), wired into the invoker's deps.
+void wireHostApi(invoker::InvokerDeps& deps, bool allowLoopbackFetchForTests);
+
 }  // namespace cs::platform

@@ -250,9 +250,9 @@ class InvokerService final : public ServiceBase {
     options.topics.results = config.plugins.messaging.codeq.topics.results;
     options.topics.dlqInvoke = config.plugins.messaging.codeq.topics.dlqInvoke;
     options.consumer = replicaName("invoker");
-    invoker_ = std::make_unique<invoker::Invoker>(
-        options, invoker::InvokerDeps{*store_, *queue_, *engine_, clock_, observer_.get(),
-                                       nullptr});
+    invoker::InvokerDeps deps{*store_, *queue_, *engine_, clock_, observer_.get(), {}, {}};
+    wireHostApi(deps, c.httpFetch.allowLoopbackForTests);
+    invoker_ = std::make_unique<invoker::Invoker>(options, std::move(deps));
     return okStatus();
   }
   Status start() override {
