@@ -82,11 +82,15 @@ int fnInit(const InitArgs& args, Io io) {
 struct TestArgs {
   std::string path = ".";
   std::string event;
+  std::string kvEndpoint;
+  bool allowLoopbackFetch = false;
 };
 
 int fnTest(const TestArgs& args, Io io) {
   LocalRunOptions options;
   options.dir = args.path;
+  options.kvEndpoint = args.kvEndpoint;
+  options.allowLoopbackFetch = args.allowLoopbackFetch;
   if (args.event == "-") {
     std::ostringstream ss;
     ss << io.in.rdbuf();
@@ -120,6 +124,10 @@ void addFnCommands(CLI::App& app, CommandContext& ctx) {
   auto* test = fn->add_subcommand("test", "Run the function locally in the cs-js runtime");
   test->add_option("--path", testArgs->path, "Function directory")->capture_default_str();
   test->add_option("--event", testArgs->event, "Event JSON file, or - for stdin (default: {})");
+  test->add_option("--kv-endpoint", testArgs->kvEndpoint,
+                   "KVRocks/Redis host:port for cs.kv (default: in-memory, empty per run)");
+  test->add_flag("--allow-loopback-fetch", testArgs->allowLoopbackFetch,
+                 "Let cs.http.fetch reach 127.0.0.0/8 and ::1 (local test servers)");
   test->callback([&ctx, testArgs] { ctx.action = [&ctx, testArgs] { return fnTest(*testArgs, ctx.io); }; });
 }
 

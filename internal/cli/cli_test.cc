@@ -10,6 +10,7 @@
 
 #include "internal/api/manifest.h"
 #include "internal/authn/jwks_verifier.h"
+#include "internal/testing/redis_server.h"
 
 namespace cs::cli {
 namespace {
@@ -215,6 +216,52 @@ TEST_F(CliTest, AuthLoginStoresCredentialsAndWhoamiReadsThem) {
   EXPECT_EQ(cs({"auth", "login", "--tenant", "t_acme0001", "--token", token, "--api-url", "ftp://x"}).code,
             kExitClientError);
   ::unsetenv("XDG_CONFIG_HOME");
+}
+
+TEST_F(CliTest, LocalRunnerProvidesKvAndRecordsCodeqPublishes) {
+  write("function.js", R"(export default async () => {
+      await cs.kv.set("user:a", { n: 1 });
+      const got = await cs.kv.get("user:a");
+      let denied = null;
+      try { await cs.kv.set("other:x", 1); } catch (e) { denied = e.code; }
+      await cs.codeq.publish("orders.created", { id: 7 });
+      return { got, denied };
+    })");
+  write("manifest.json", R"({"schema":"cs.function.script.v1","runtime":"cs-js","entry":"function.js","handler":"default",
+      "capabilities":{"kv":{"prefixes":["user:"],"ops":["get","set"]},"codeq":{"publishTopics":["orders.*"]}}})");
+  auto r = cs({"fn", "test", "--path", dir_.string()});
+  ASSERT_EQ(r.code, kExitOk) << r.err << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  auto body = nlohmann::json::parse(j["result"]["body"].get<std::string>());
+  EXPECT_EQ(body["got"]["n"], 1);
+  EXPECT_EQ(body["denied"], "CS_RUNTIME_CAPABILITY_DENIED");
+  ASSERT_EQ(j["published"].size(), 1u) << r.out;
+  EXPECT_EQ(j["published"][0]["topic"], "orders.created");
+  EXPECT_EQ(j["published"][0]["payload"]["id"], 7);
+}
+
+TEST_F(CliTest, LocalRunnerKvEndpointPersistsAcrossRuns) {
+  testing::RedisServer redis;
+  ASSERT_TRUE(redis.ok()) << redis.error();
+  write("function.js", R"(export default async () => {
+      const n = ((await cs.kv.get("c:count")) || 0) + 1;
+      await cs.kv.set("c:count", n);
+      return n;
+    })");
+  write("manifest.json", R"({"schema":"cs.function.script.v1","runtime":"cs-js","entry":"function.js","handler":"default",
+      "capabilities":{"kv":{"prefixes":["c:"],"ops":["get","set"]}}})");
+  for (int expected : {1, 2}) {
+    auto r = cs({"fn", "test", "--path", dir_.string(), "--kv-endpoint", redis.addr()});
+    ASSERT_EQ(r.code, kExitOk) << r.err << r.out;
+    EXPECT_EQ(nlohmann::json::parse(r.out)["result"]["body"], std::to_string(expected));
+  }
+  // In-memory by default: every run starts empty.
+  auto memory = cs({"fn", "test", "--path", dir_.string()});
+  EXPECT_EQ(nlohmann::json::parse(memory.out)["result"]["body"], "1");
+  redis.stop();
+  auto down = cs({"fn", "test", "--path", dir_.string(), "--kv-endpoint", redis.addr()});
+  EXPECT_NE(down.code, kExitOk);
+  EXPECT_NE(down.err.find("CS_KVROCKS_UNAVAILABLE"), std::string::npos) << down.err;
 }
 
 }  // namespace

@@ -7,6 +7,11 @@
 #include "internal/api/validate.h"
 #include "internal/bundle/bundle.h"
 #include "internal/crypto/crypto.h"
+#include "internal/fetch/fetch.h"
+#include "internal/hostapi/codeq_provider.h"
+#include "internal/hostapi/kv_provider.h"
+#include "internal/kv/kvrocks_store.h"
+#include "internal/kv/sqlite_store.h"
 
 namespace cs::cli {
 
@@ -58,6 +63,40 @@ cs::Result<LocalRun> runLocal(runtime::Engine& engine, const LocalRunOptions& op
       {"principal", {{"sub", "local"}, {"roles", nlohmann::json::array()}}},
   };
 
+  // Host APIs the manifest grants, with the same providers and checks as the invoker.
+  std::unique_ptr<kv::Store> store;
+  std::vector<std::unique_ptr<runtime::HostProvider>> providers;
+  hostapi::Recorder recorder;
+  const auto& caps = manifest->capabilities;
+  if (caps.kv) {
+    if (options.kvEndpoint.empty()) {
+      kv::SqliteOptions memory;
+      memory.path = ":memory:";
+      auto opened = kv::makeSqliteStore(memory);
+      if (!opened.ok()) return opened.error();
+      store = std::move(*opened);
+    } else {
+      kv::KvrocksOptions remote;
+      remote.addr = options.kvEndpoint;
+      auto opened = kv::makeKvrocksStore(remote);
+      if (!opened.ok()) return opened.error();
+      store = std::move(*opened);
+      if (auto ping = store->ping(); !ping.ok()) return ping.error();
+    }
+    providers.push_back(
+        std::make_unique<hostapi::KvProvider>(options.tenant, options.ns, *caps.kv, *store));
+  }
+  if (caps.codeq) {
+    providers.push_back(std::make_unique<hostapi::CodeqProvider>(
+        hostapi::CodeqScope{options.tenant, options.ns, function, run.activationId}, *caps.codeq,
+        recorder));
+  }
+  if (caps.http) {
+    fetch::FetchSettings settings;
+    settings.allowLoopbackForTests = options.allowLoopbackFetch;
+    providers.push_back(fetch::makeHttpFetchProvider(&*caps.http, settings));
+  }
+
   runtime::Invocation inv;
   inv.files = &*files;
   inv.entry = manifest->entry;
@@ -65,7 +104,9 @@ cs::Result<LocalRun> runLocal(runtime::Engine& engine, const LocalRunOptions& op
   inv.ctxJson = ctx.dump();
   inv.limits.timeoutMs = manifest->limits.timeoutMs;
   inv.limits.memoryMb = static_cast<int>(manifest->limits.memoryMb);
+  for (auto& provider : providers) inv.providers.push_back(provider.get());
   run.result = engine.run(inv);
+  run.published = recorder.toJson();
   return run;
 }
 
@@ -78,6 +119,7 @@ nlohmann::ordered_json toJson(const LocalRun& run) {
     result.erase(key);
   }
   for (auto& [key, value] : result.items()) out[key] = value;
+  if (!run.published.empty()) out["published"] = run.published;
   return out;
 }
 

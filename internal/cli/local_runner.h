@@ -15,6 +15,8 @@ namespace cs::cli {
 struct LocalRun {
   std::string activationId;
   runtime::ActivationResult result;
+  // cs.codeq.publish calls, recorded instead of sent: [{"topic","payload"}…].
+  nlohmann::json published = nlohmann::json::array();
 };
 
 struct LocalRunOptions {
@@ -22,6 +24,10 @@ struct LocalRunOptions {
   std::string eventJson = "{}";
   std::string tenant = "t_local00";
   std::string ns = "default";
+  // cs.kv: in-memory (empty for each run) unless a KVRocks/Redis "host:port" is given.
+  std::string kvEndpoint;
+  // cs.http.fetch may reach 127.0.0.0/8 and ::1 (local test servers).
+  bool allowLoopbackFetch = false;
 };
 
 // Client errors (missing files, invalid manifest or event) come back as Error; a function
@@ -29,7 +35,8 @@ struct LocalRunOptions {
 cs::Result<LocalRun> runLocal(runtime::Engine& engine, const LocalRunOptions& options);
 
 // {"activation_id", "status", "result", "error", "logs", "duration_ms"}: the shape that
-// `cs fn invoke` prints too (runtime parity).
+// `cs fn invoke` prints too (runtime parity); plus "published" when the function called
+// cs.codeq.publish (the local runner records messages instead of sending them).
 nlohmann::ordered_json toJson(const LocalRun& run);
 
 }  // namespace cs::cli

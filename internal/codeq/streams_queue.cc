@@ -1,6 +1,8 @@
 #include "internal/codeq/streams_queue.h"
 
 #include <hiredis/hiredis.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -84,6 +86,42 @@ bool isEntryId(std::string_view id) {
   return true;
 }
 
+// hiredis writes with write(2): a write to a connection the server (or interrupt()) closed
+// raises SIGPIPE, which would kill the process. The signal is blocked on this thread for the
+// duration of a command and a SIGPIPE it caused is consumed, so the write just fails with EPIPE
+// — without touching the process-wide disposition.
+class SigpipeGuard {
+ public:
+  SigpipeGuard() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    sigset_t pending;
+    sigemptyset(&pending);
+    sigpending(&pending);
+    wasPending_ = sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+  }
+  ~SigpipeGuard() {
+    if (!wasPending_) {
+      sigset_t pending;
+      sigemptyset(&pending);
+      sigpending(&pending);
+      if (sigismember(&pending, SIGPIPE) == 1) {
+        timespec zero{0, 0};
+        sigtimedwait(&pipe_, nullptr, &zero);
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  SigpipeGuard(const SigpipeGuard&) = delete;
+  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
+
+ private:
+  sigset_t pipe_;
+  sigset_t old_;
+  bool wasPending_ = false;
+};
+
 // One hiredis connection. Owned by one thread at a time; interrupt() may be called from any
 // thread to break a blocking read (used to stop a reader without waiting out its BLOCK).
 class Conn {
@@ -117,6 +155,7 @@ class Conn {
     redisSetTimeout(c, toTimeval(replyTimeoutMs_));
     redisEnableKeepAlive(c);
     if (!password_.empty()) {
+      SigpipeGuard guard;
       const char* argv[] = {"AUTH", password_.c_str()};
       const size_t lens[] = {4, password_.size()};
       Reply r(static_cast<redisReply*>(redisCommandArgv(c, 2, argv, lens)));
@@ -145,6 +184,7 @@ class Conn {
       argv.push_back(a.data());
       lens.push_back(a.size());
     }
+    SigpipeGuard guard;
     void* r = redisCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lens.data());
     if (r == nullptr) return ioError();
     return Reply(static_cast<redisReply*>(r));
@@ -153,6 +193,7 @@ class Conn {
   // Several commands in one round trip.
   Result<std::vector<Reply>> pipeline(const std::vector<Args>& commands) {
     if (Status st = connect(); !st.ok()) return st.error();
+    SigpipeGuard guard;
     for (const auto& args : commands) {
       std::vector<const char*> argv;
       std::vector<size_t> lens;

@@ -658,5 +658,27 @@ TEST_F(HostApiTest, FactoryRecorderModeSendsNothingToTheQueue) {
   EXPECT_TRUE(queue_->messagesForTest(userTopic(kTenantA, "orders")).empty());
 }
 
+TEST_F(HostApiTest, EnvironmentResolverMergesEnvAndSecretsAndListsRedactions) {
+  putSecret(*store_, kTenantA, "payments/stripe_key", "sk_live_A");
+  auto resolver = makeEnvironmentResolver(*store_);
+  auto request = requestFor(kTenantA, "default");
+  api::Manifest manifest;
+  json config = {{"env", {{"MODE", "test"}, {"STRIPE", "overridden"}}},
+                 {"secrets", {{"STRIPE", "kv:tenant/payments/stripe_key"}}}};
+  auto env = resolver(invoker::ActivationInfo{request, 1, config, manifest});
+  ASSERT_TRUE(env.ok()) << env.error().message;
+  EXPECT_EQ(env->env, json({{"MODE", "test"}, {"STRIPE", "sk_live_A"}}));
+  EXPECT_NE(std::find(env->redact.begin(), env->redact.end(), "sk_live_A"), env->redact.end());
+  // Another tenant's activation cannot resolve tenant A's secret.
+  auto other = requestFor(kTenantB, "default");
+  auto denied = resolver(invoker::ActivationInfo{other, 1, config, manifest});
+  EXPECT_FALSE(denied.ok());
+  // No secrets: env only, nothing to redact.
+  json plain = {{"env", {{"MODE", "x"}}}};
+  auto onlyEnv = resolver(invoker::ActivationInfo{request, 1, plain, manifest});
+  ASSERT_TRUE(onlyEnv.ok());
+  EXPECT_TRUE(onlyEnv->redact.empty());
+}
+
 }  // namespace
 }  // namespace cs::hostapi

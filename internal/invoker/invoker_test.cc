@@ -781,3 +781,72 @@ TEST_F(InvokerTest, EndToEndOnTheEmbeddedQueue) {
 
 }  // namespace
 }  // namespace cs::invoker
+
+namespace cs::invoker {
+namespace {
+
+class InvokerEnvironmentTest : public InvokerTest {};
+
+TEST_F(InvokerEnvironmentTest, EnvReachesCtxAndSecretsNeverReachStoredLogsOrErrors) {
+  const std::string secret = "sk_live_4f9c2a7e11";
+  putVersion("pay", 1, R"(
+    export default async function (event, ctx) {
+      console.log("plain", ctx.env.PLAIN, "key", ctx.env.KEY);
+      throw new Error("charge failed for key " + ctx.env.KEY);
+    })",
+             json{{"timeout_ms", 5000},
+                  {"memory_mb", 128},
+                  {"max_concurrency", 10},
+                  {"env", {{"PLAIN", "visible"}}},
+                  {"secrets", {{"KEY", "kv:tenant/pay/key"}}}});
+  json seenConfigEnv;
+  invoker_ = std::make_unique<Invoker>(
+      InvokerOptions{},
+      InvokerDeps{*store_, queue_, *engine_, clock_, &observer_, {},
+                  [&](const ActivationInfo& info) -> Result<ActivationEnv> {
+                    seenConfigEnv = info.config["env"];
+                    return ActivationEnv{json{{"PLAIN", "visible"}, {"KEY", secret}}, {secret}};
+                  }});
+  ASSERT_TRUE(invoker_->start().ok());
+  auto body = request("pay");
+  std::string id = body["activation_id"];
+  auto result = invoke(body);
+  EXPECT_EQ(seenConfigEnv["PLAIN"], "visible");
+  EXPECT_EQ(result["status"], "error");
+  EXPECT_EQ(result.dump().find(secret), std::string::npos) << result.dump();
+
+  auto rec = record(id);
+  ASSERT_TRUE(rec);
+  ASSERT_TRUE(rec->error);
+  EXPECT_EQ(rec->error->message, "Error: charge failed for key [REDACTED]");
+  EXPECT_EQ(rec->error->stack.find(secret), std::string::npos);
+  std::string logs;
+  auto seqs = store_->zrangeByScore(*kv::keys::logChunks(kTenant, id), {});
+  ASSERT_TRUE(seqs.ok());
+  for (const auto& m : *seqs) {
+    auto raw = store_->get(*kv::keys::logChunk(kTenant, id, static_cast<int64_t>(m.score)));
+    ASSERT_TRUE(raw.ok() && *raw);
+    logs += **raw;
+  }
+  EXPECT_NE(logs.find("plain visible key [REDACTED]"), std::string::npos) << logs;
+  EXPECT_EQ(logs.find(secret), std::string::npos) << logs;
+}
+
+TEST_F(InvokerEnvironmentTest, UnresolvableEnvironmentFailsWithoutRunning) {
+  putVersion("pay", 1, "export default () => 'ran'");
+  invoker_ = std::make_unique<Invoker>(
+      InvokerOptions{},
+      InvokerDeps{*store_, queue_, *engine_, clock_, &observer_, {},
+                  [](const ActivationInfo&) -> Result<ActivationEnv> {
+                    return Error{ErrorCode::NotFound, "secret KEY not found"};
+                  }});
+  ASSERT_TRUE(invoker_->start().ok());
+  int runsBefore = engine_->runs();
+  auto result = invoke(request("pay"));
+  EXPECT_EQ(result["status"], "error");
+  EXPECT_EQ(result["error"]["code"], "CS_NOT_FOUND");
+  EXPECT_EQ(engine_->runs(), runsBefore);
+}
+
+}  // namespace
+}  // namespace cs::invoker
