@@ -1,6 +1,7 @@
 // The drivers of each seam, chosen by config (DESIGN "Seams").
 #include <filesystem>
 
+#include "internal/codeq/codeq_http_queue.h"
 #include "internal/codeq/embedded_queue.h"
 #include "internal/codeq/streams_queue.h"
 #include "internal/kv/kvrocks_store.h"
@@ -53,11 +54,16 @@ Result<std::unique_ptr<codeq::Queue>> makeQueue(const config::Config& config) {
       if (kvrocks.authMode == config::KvrocksAuthMode::Password) options.password = kvrocks.password;
       return std::unique_ptr<codeq::Queue>(codeq::makeStreamsQueue(options));
     }
-    case config::MessagingDriver::Codeq:
-      break;
+    case config::MessagingDriver::Codeq: {
+      codeq::CodeqHttpOptions options;
+      options.baseUrl = m.codeq.baseUrl;
+      options.producerToken = m.codeq.producerToken;
+      options.workerToken = m.codeq.workerToken;
+      return std::unique_ptr<codeq::Queue>(codeq::makeCodeqHttpQueue(options));
+    }
   }
   return Error{ErrorCode::CodeqUnavailable,
-               "plugins.messaging.driver: this driver is not available in this build"};
+               "plugins.messaging.driver: unknown driver"};
 }
 
 Result<std::unique_ptr<authn::Authenticator>> makeAuthenticator(const config::Config& config) {

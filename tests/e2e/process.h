@@ -3,7 +3,8 @@
 #pragma once
 
 #include <signal.h>
-#include <spawn.h>
+#include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -52,15 +53,22 @@ class Background {
   explicit Background(const std::vector<std::string>& argv) {
     int fds[2];
     if (::pipe(fds) != 0) return;
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-    posix_spawn_file_actions_addclose(&actions, fds[0]);
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
-    if (posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ) != 0) pid_ = -1;
-    posix_spawn_file_actions_destroy(&actions);
+    pid_t parent = ::getpid();
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      // Dies with the test; stderr goes to a file so a leaked child never holds ctest's pipe.
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(1);
+      ::dup2(fds[1], STDOUT_FILENO);
+      int log = ::open("/tmp/cs-e2e-children.log", O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (log >= 0) ::dup2(log, STDERR_FILENO);
+      ::close(fds[0]);
+      ::execv(args[0], args.data());
+      ::_exit(127);
+    }
     ::close(fds[1]);
     out_ = ::fdopen(fds[0], "r");
   }
