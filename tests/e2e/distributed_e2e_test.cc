@@ -111,7 +111,19 @@ class DistributedE2E : public ::testing::Test {
   }
 
   static void TearDownTestSuite() {
-    for (auto& p : invokers_) p.reset();
+    // SIGTERM: stop taking work, finish in flight, exit 0.
+    for (auto& p : invokers_) {
+      if (p && p->running()) {
+        EXPECT_EQ(p->stop(SIGTERM), 0) << "cs-invoker-pool exit code";
+      }
+      p.reset();
+    }
+    if (gateway_) {
+      EXPECT_EQ(gateway_->stop(SIGTERM), 0) << "cs-http-gateway exit code";
+    }
+    if (control_) {
+      EXPECT_EQ(control_->stop(SIGTERM), 0) << "cs-control exit code";
+    }
     gateway_.reset();
     control_.reset();
     redis_.reset();
@@ -194,6 +206,39 @@ TEST_F(DistributedE2E, CliScenariosAcrossSeparateProcesses) {
   auto noToken = sh("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:" +
                     std::to_string(gatewayPort_) + "/v1/web/t_dist0001/default/hello/prod/");
   EXPECT_EQ(noToken.out, "401");
+}
+
+TEST_F(DistributedE2E, AuthzDeniedAndLocalRemoteParity) {
+  deployJs("parity", R"(export default async (event) => {
+      console.log("n", event.n); if (event.fail) throw new Error("asked to fail");
+      return { statusCode: 202, headers: { "x-n": String(event.n) }, body: String(event.n * 2) };
+    })");
+  for (const std::string event : {R"({"n":21})", R"({"n":1,"fail":true})"}) {
+    std::ofstream(dir_ / "event.json") << event;
+    auto local = csOut("fn test --path " + (dir_ / "parity").string() + " --event " +
+                       (dir_ / "event.json").string());
+    auto remote = csOut("fn invoke parity@prod --event " + (dir_ / "event.json").string());
+    EXPECT_EQ(local.exitCode, remote.exitCode) << local.out << remote.out;
+    auto a = json::parse(local.out), b = json::parse(remote.out);
+    for (auto* j : {&a, &b}) {
+      for (const char* volatileKey : {"activation_id", "duration_ms", "version"}) j->erase(volatileKey);
+      for (auto& entry : (*j)["logs"]) entry.erase("ts_ms");
+      if ((*j)["error"].is_object()) (*j)["error"].erase("stack");
+    }
+    EXPECT_EQ(a, b) << "local: " << a.dump() << "\nremote: " << b.dump();
+  }
+  // A version whose allowlist the caller's roles miss.
+  fs::create_directories(dir_ / "private");
+  std::ofstream(dir_ / "private" / "function.js") << "export default () => 1";
+  std::ofstream(dir_ / "private" / "manifest.json")
+      << R"({"schema":"cs.function.script.v1","runtime":"cs-js","entry":"function.js","handler":"default"})";
+  ASSERT_EQ(cs("fn create private").exitCode, 0);
+  auto upload = csOut("fn draft upload --path " + (dir_ / "private").string() + " private");
+  std::string draft = json::parse(upload.out)["draft_id"];
+  ASSERT_EQ(cs("fn publish --draft " + draft + " --alias prod --invoke-http-roles ops private").exitCode, 0);
+  auto denied = cs("fn invoke private@prod");
+  EXPECT_NE(denied.exitCode, 0);
+  EXPECT_NE(denied.out.find("CS_AUTHZ_ROLE_MISSING"), std::string::npos) << denied.out;
 }
 
 TEST_F(DistributedE2E, SigkillOfAnInvokerMidActivationLosesNothing) {
