@@ -129,23 +129,50 @@ class ServiceBase : public Service {
   std::unique_ptr<http::Server> server_;
 };
 
-class ControlService final : public ServiceBase {
+// A service that authenticates callers and waits for invocation results on its own reply
+// topic: cs-control and cs-http-gateway.
+class FrontService : public ServiceBase {
  public:
-  Status init(const config::Config& config) {
-    if (auto s = initCommon(config, "cs-control", config.csControl.http.addr,
-                            "cs_control.http.addr");
-        !s.ok()) {
-      return s;
-    }
+  Status start() override {
+    if (auto s = startCommon(); !s.ok()) return s;
+    if (auto s = requestReply_->start(); !s.ok()) return s;
+    return startServer();
+  }
+  void stop() override {
+    if (server_) server_->stop();
+    if (requestReply_) requestReply_->stop();  // before the handlers that use it go away
+    stopCommon();
+  }
+
+ protected:
+  Status initFront(const config::Config& config, std::string_view serviceName,
+                   const std::string& listenAddr, const char* listenField,
+                   std::string_view replicaPrefix) {
+    if (auto s = initCommon(config, serviceName, listenAddr, listenField); !s.ok()) return s;
     auto authenticator = makeAuthenticator(config);
     if (!authenticator.ok()) return authenticator.error();
     authenticator_ = std::move(*authenticator);
     codeq::RequestReplyOptions rr;
-    rr.replyTopic = "cs.reply." + replicaName("control");
+    rr.replyTopic = "cs.reply." + replicaName(replicaPrefix);
     rr.consumer = rr.replyTopic;
     rr.invokeTopic = config.plugins.messaging.codeq.topics.invoke;
     rr.dlqResultsTopic = config.plugins.messaging.codeq.topics.dlqResults;
     requestReply_ = codeq::makeRequestReply(*queue_, rr);
+    return okStatus();
+  }
+
+  std::unique_ptr<authn::Authenticator> authenticator_;
+  std::unique_ptr<codeq::RequestReply> requestReply_;
+};
+
+class ControlService final : public FrontService {
+ public:
+  Status init(const config::Config& config) {
+    if (auto s = initFront(config, "cs-control", config.csControl.http.addr,
+                           "cs_control.http.addr", "control");
+        !s.ok()) {
+      return s;
+    }
     control::ControlOptions options;
     options.limits.maxBundleBytes = config.csControl.limits.maxBundleBytes;
     options.limits.draftTtlSeconds = config.csControl.limits.draftTtlSeconds;
@@ -159,40 +186,19 @@ class ControlService final : public ServiceBase {
         static_cast<size_t>(config.csControl.limits.maxBundleBytes) * 4 / 3 + (1 << 20);
     return okStatus();
   }
-  Status start() override {
-    if (auto s = startCommon(); !s.ok()) return s;
-    if (auto s = requestReply_->start(); !s.ok()) return s;
-    return startServer();
-  }
-  void stop() override {
-    if (server_) server_->stop();
-    if (requestReply_) requestReply_->stop();
-    stopCommon();
-  }
 
  private:
-  std::unique_ptr<authn::Authenticator> authenticator_;
-  std::unique_ptr<codeq::RequestReply> requestReply_;
   std::unique_ptr<control::ControlApi> control_;
 };
 
-class GatewayService final : public ServiceBase {
+class GatewayService final : public FrontService {
  public:
   Status init(const config::Config& config) {
-    if (auto s = initCommon(config, "cs-http-gateway", config.csHttpGateway.http.addr,
-                            "cs_http_gateway.http.addr");
+    if (auto s = initFront(config, "cs-http-gateway", config.csHttpGateway.http.addr,
+                           "cs_http_gateway.http.addr", "gateway");
         !s.ok()) {
       return s;
     }
-    auto authenticator = makeAuthenticator(config);
-    if (!authenticator.ok()) return authenticator.error();
-    authenticator_ = std::move(*authenticator);
-    codeq::RequestReplyOptions rr;
-    rr.replyTopic = "cs.reply." + replicaName("gateway");
-    rr.consumer = rr.replyTopic;
-    rr.invokeTopic = config.plugins.messaging.codeq.topics.invoke;
-    rr.dlqResultsTopic = config.plugins.messaging.codeq.topics.dlqResults;
-    requestReply_ = codeq::makeRequestReply(*queue_, rr);
     const auto& g = config.csHttpGateway;
     gateway::GatewayOptions options;
     options.limits.maxBodyBytes = static_cast<size_t>(g.limits.maxBodyBytes);
@@ -208,20 +214,8 @@ class GatewayService final : public ServiceBase {
     serverOptions_.maxHeaderBytes = static_cast<size_t>(g.limits.maxHeaderBytes);
     return okStatus();
   }
-  Status start() override {
-    if (auto s = startCommon(); !s.ok()) return s;
-    if (auto s = requestReply_->start(); !s.ok()) return s;
-    return startServer();
-  }
-  void stop() override {
-    if (server_) server_->stop();
-    if (requestReply_) requestReply_->stop();
-    stopCommon();
-  }
 
  private:
-  std::unique_ptr<authn::Authenticator> authenticator_;
-  std::unique_ptr<codeq::RequestReply> requestReply_;
   std::unique_ptr<gateway::WebGateway> gateway_;
 };
 
