@@ -16,7 +16,7 @@ packages=(
   libboost1.74-dev libcurl4-openssl-dev libhiredis-dev nlohmann-json3-dev libvalijson-dev
   libyaml-cpp-dev libspdlog-dev libfmt-dev prometheus-cpp-dev libcli11-dev libssl-dev uuid-dev
   libarchive-dev libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libsqlite3-dev libgtest-dev libgmock-dev libbenchmark-dev wrk redis-server curl
+  libsqlite3-dev libgtest-dev libgmock-dev libbenchmark-dev wrk redis-server curl python3
 )
 
 missing=()
