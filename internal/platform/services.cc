@@ -266,6 +266,29 @@ class InvokerService final : public ServiceBase {
   std::unique_ptr<invoker::Invoker> invoker_;
 };
 
+// cs-scheduler and cs-cadence-poller (SPEC §2): configuration, storage and queue connections,
+// /healthz, /readyz and /metrics, graceful stop. Their tick loop and Cadence pollers are the
+// scheduler and Cadence issues; the process, its config and its probes are shared with them.
+class ProbeService final : public ServiceBase {
+ public:
+  Status init(const config::Config& config) {
+    if (config.service == config::Service::Scheduler) {
+      return initCommon(config, "cs-scheduler", config.csScheduler.http.addr,
+                        "cs_scheduler.http.addr");
+    }
+    return initCommon(config, "cs-cadence-poller", config.csCadencePoller.http.addr,
+                      "cs_cadence_poller.http.addr");
+  }
+  Status start() override {
+    if (auto s = startCommon(); !s.ok()) return s;
+    return startServer();
+  }
+  void stop() override {
+    if (server_) server_->stop();
+    stopCommon();
+  }
+};
+
 template <typename T>
 Result<std::unique_ptr<Service>> build(const config::Config& config) {
   auto service = std::make_unique<T>();
@@ -283,6 +306,12 @@ Result<std::unique_ptr<Service>> makeGatewayService(const config::Config& config
 }
 Result<std::unique_ptr<Service>> makeInvokerService(const config::Config& config) {
   return build<InvokerService>(config);
+}
+Result<std::unique_ptr<Service>> makeSchedulerService(const config::Config& config) {
+  return build<ProbeService>(config);
+}
+Result<std::unique_ptr<Service>> makeCadencePollerService(const config::Config& config) {
+  return build<ProbeService>(config);
 }
 
 int serviceMain(int argc, char** argv, config::Service which,

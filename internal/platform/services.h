@@ -31,6 +31,10 @@ class Service {
 Result<std::unique_ptr<Service>> makeControlService(const config::Config& config);
 Result<std::unique_ptr<Service>> makeGatewayService(const config::Config& config);
 Result<std::unique_ptr<Service>> makeInvokerService(const config::Config& config);
+// The processes of cs-scheduler and cs-cadence-poller: config, store + queue, probes,
+// graceful stop. The tick loop and the Cadence pollers are added by their own issues.
+Result<std::unique_ptr<Service>> makeSchedulerService(const config::Config& config);
+Result<std::unique_ptr<Service>> makeCadencePollerService(const config::Config& config);
 
 // main() of a service binary: `--config FILE` (and `--help`), loads the config for `which`,
 // builds the service with `make`, starts it, waits for SIGTERM/SIGINT, stops, returns 0.

@@ -241,6 +241,29 @@ TEST_F(DistributedE2E, AuthzDeniedAndLocalRemoteParity) {
   EXPECT_NE(denied.out.find("CS_AUTHZ_ROLE_MISSING"), std::string::npos) << denied.out;
 }
 
+TEST_F(DistributedE2E, SchedulerAndCadencePollerProcessesServeProbesAndStopCleanly) {
+  const std::string config = (dir_ / "config.yaml").string();
+  for (const char* bin : {"cs-scheduler", "cs-cadence-poller"}) {
+    uint16_t port = freePort();
+    std::string key = std::string(bin) == "cs-scheduler" ? "CS_CS_SCHEDULER__HTTP__ADDR"
+                                                        : "CS_CS_CADENCE_POLLER__HTTP__ADDR";
+    Background process({"/usr/bin/env", key + "=127.0.0.1:" + std::to_string(port),
+                        "CS_CS_CADENCE_POLLER__CADENCE__ADDR=127.0.0.1:7833", kBin + bin,
+                        "--config", config});
+    const std::string base = "http://127.0.0.1:" + std::to_string(port);
+    ASSERT_TRUE(waitFor([&] { return httpStatus(base + "/readyz") == 200; })) << bin;
+    EXPECT_EQ(httpStatus(base + "/healthz"), 200) << bin;
+    EXPECT_NE(sh("curl -s " + base + "/metrics").out.find("cs_scheduler_ticks_total"),
+              std::string::npos)
+        << bin;
+    EXPECT_EQ(process.stop(SIGTERM), 0) << bin;
+  }
+  // A config missing a required field is refused with the field named, exit 1.
+  auto bad = sh(kBin + "cs-scheduler --config /dev/null 2>&1");
+  EXPECT_EQ(bad.exitCode, 1) << bad.out;
+  EXPECT_NE(bad.out.find("plugins."), std::string::npos) << bad.out;
+}
+
 TEST_F(DistributedE2E, SigkillOfAnInvokerMidActivationLosesNothing) {
   // A function that runs for a while, so that an invoker can be killed while it runs it.
   deployJs("sleeper",

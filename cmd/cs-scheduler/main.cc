@@ -1,0 +1,7 @@
+// cs-scheduler: see SPEC §2. Everything lives in internal/platform.
+#include "internal/platform/services.h"
+
+int main(int argc, char** argv) {
+  return cs::platform::serviceMain(argc, argv, cs::config::Service::Scheduler,
+                                   &cs::platform::makeSchedulerService);
+}
