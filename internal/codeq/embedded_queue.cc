@@ -54,17 +54,7 @@ struct Sub {
 };
 
 Status checkName(std::string_view what, std::string_view name) {
-  if (name.empty() || name.size() > kMaxNameLength) {
-    return Error{ErrorCode::ValidationFailed,
-                 std::string(what) + ": must be 1.." + std::to_string(kMaxNameLength) + " bytes"};
-  }
-  for (unsigned char c : name) {
-    if (c <= 0x20 || c == 0x7f) {
-      return Error{ErrorCode::ValidationFailed,
-                   std::string(what) + ": must not contain spaces or control characters"};
-    }
-  }
-  return okStatus();
+  return checkQueueName(what, name, kMaxNameLength);
 }
 
 }  // namespace
@@ -369,22 +359,7 @@ Status EmbeddedQueue::publishRawForTest(std::string_view topic, std::string_view
 
 Result<std::unique_ptr<Subscription>> EmbeddedQueue::subscribe(const SubscribeOptions& options,
                                                                DeliveryHandler handler) {
-  if (Status st = checkName("topic", options.topic); !st.ok()) return st.error();
-  if (Status st = checkName("group", options.group); !st.ok()) return st.error();
-  if (Status st = checkName("consumer", options.consumer); !st.ok()) return st.error();
-  if (!options.dlqTopic.empty()) {
-    if (Status st = checkName("dlqTopic", options.dlqTopic); !st.ok()) return st.error();
-  }
-  if (options.maxInflight < 1) {
-    return Error{ErrorCode::ValidationFailed, "maxInflight: must be at least 1"};
-  }
-  if (options.ackTimeoutMs < 1) {
-    return Error{ErrorCode::ValidationFailed, "ackTimeoutMs: must be at least 1"};
-  }
-  if (options.maxDeliveries < 1) {
-    return Error{ErrorCode::ValidationFailed, "maxDeliveries: must be at least 1"};
-  }
-  if (!handler) return Error{ErrorCode::ValidationFailed, "handler: must be set"};
+  if (Status st = checkSubscribe(options, handler, kMaxNameLength); !st.ok()) return st.error();
 
   auto s = std::make_shared<Sub>();
   s->options = options;

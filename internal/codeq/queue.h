@@ -89,4 +89,10 @@ class Queue {
   virtual Status nack(const Delivery& delivery, int64_t delayMs) = 0;
 };
 
+// Shared argument checks of every driver (same messages everywhere): a topic/group/consumer
+// name is 1..maxLength bytes without spaces or control characters.
+Status checkQueueName(std::string_view what, std::string_view name, size_t maxLength);
+Status checkSubscribe(const SubscribeOptions& options, const DeliveryHandler& handler,
+                      size_t maxNameLength);
+
 }  // namespace cs::codeq
