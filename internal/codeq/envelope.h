@@ -24,6 +24,9 @@ struct Envelope {
   std::string tenant;
   std::string type;
   nlohmann::json body;
+  // Set by decode() only: the body passed its type's schema (cs.invoke.v1, cs.results.v1), so
+  // a consumer need not run that schema again. Never encoded; false on envelopes built in code.
+  bool bodyChecked = false;
 };
 
 // A new envelope with a fresh id and the current time.

@@ -124,6 +124,16 @@ TEST(EnvelopeTest, DecodeValidatesInvokeBody) {
               HasSubstr("surprise"));
 }
 
+TEST(EnvelopeTest, OnlyDecodeMarksAKnownBodyAsChecked) {
+  auto decoded = decode(envelopeJson(std::string(kTypeInvoke), invocationRequest()).dump());
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+  EXPECT_TRUE(decoded->bodyChecked);
+  EXPECT_FALSE(makeEnvelope("t_acme01", std::string(kTypeInvoke), invocationRequest()).bodyChecked);
+  auto unknown = decode(envelopeJson("x.custom.v1", json{{"anything", 1}}).dump());
+  ASSERT_TRUE(unknown.ok());
+  EXPECT_FALSE(unknown->bodyChecked) << "an unknown type's body was not validated";
+}
+
 TEST(EnvelopeTest, DecodeValidatesResultBody) {
   json body = invocationResult();
   body["status"] = "maybe";

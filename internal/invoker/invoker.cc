@@ -367,7 +367,9 @@ Disposition Invoker::Impl::prepare(Job& job) {
   const int64_t now = deps_.clock.nowMs();
   if (env.tsMs > 0) observer_.onQueueLag(job.delivery.topic, std::max<int64_t>(0, now - env.tsMs));
 
-  auto request = parseRequest(env.type, env.tenant, env.body);
+  // An envelope that came out of codeq::decode had its body validated there.
+  auto request = parseRequest(env.type, env.tenant, env.body,
+                              env.bodyChecked ? BodySchema::AlreadyChecked : BodySchema::Check);
   if (!request.ok()) return deadLetter(job.delivery, request.error());
   auto p = std::make_shared<Prepared>();
   p->request = std::move(*request);

@@ -33,12 +33,15 @@ bool isCsCode(std::string_view code) {
 }  // namespace
 
 Result<InvocationRequest> parseRequest(std::string_view envelopeType,
-                                       std::string_view envelopeTenant, const json& body) {
+                                       std::string_view envelopeTenant, const json& body,
+                                       BodySchema schema) {
   if (envelopeType != codeq::kTypeInvoke) {
     return invalid("envelope type is \"" + std::string(envelopeType) + "\", expected " +
                    std::string(codeq::kTypeInvoke));
   }
-  if (auto st = api::validateInvocationRequest(body); !st.ok()) return st.error();
+  if (schema == BodySchema::Check) {
+    if (auto st = api::validateInvocationRequest(body); !st.ok()) return st.error();
+  }
 
   InvocationRequest r;
   r.activationId = body["activation_id"].get<std::string>();

@@ -42,8 +42,12 @@ struct InvocationRequest {
 // non-empty string of at most 256 bytes; a schedule trigger's source.schedule, when present,
 // a valid schedule name. CS_VALIDATION_FAILED / CS_VALIDATION_NAME_INVALID naming the field:
 // such requests go to the DLQ.
+// BodySchema::AlreadyChecked skips only the schema pass, for bodies that codeq::decode
+// validated against the same schema (Envelope::bodyChecked). The other checks always run.
+enum class BodySchema { Check, AlreadyChecked };
 Result<InvocationRequest> parseRequest(std::string_view envelopeType,
-                                       std::string_view envelopeTenant, const nlohmann::json& body);
+                                       std::string_view envelopeTenant, const nlohmann::json& body,
+                                       BodySchema schema = BodySchema::Check);
 
 // The SPEC §9 ctx handed to the handler.
 nlohmann::json buildCtx(const InvocationRequest& request, int64_t version);

@@ -60,6 +60,21 @@ TEST(ParseRequest, RejectsWrongTypeSchemaAndNameViolations) {
   EXPECT_FALSE(parseRequest("cs.invoke.v1", "t_acme01", badSchedule).ok());
 }
 
+TEST(ParseRequest, AlreadyCheckedBodiesStillGetTheSemanticChecks) {
+  constexpr auto kChecked = BodySchema::AlreadyChecked;
+  EXPECT_TRUE(parseRequest("cs.invoke.v1", "t_acme01", validBody(), kChecked).ok());
+  EXPECT_FALSE(parseRequest("cs.results.v1", "t_acme01", validBody(), kChecked).ok());
+  EXPECT_FALSE(parseRequest("cs.invoke.v1", "t_other01", validBody(), kChecked).ok());
+  json badTenant = validBody();
+  badTenant["tenant"] = "ACME.corp";
+  auto r = parseRequest("cs.invoke.v1", "ACME.corp", badTenant, kChecked);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::ValidationNameInvalid);
+  json badReply = validBody();
+  badReply["trigger"]["source"]["reply_to"] = 42;
+  EXPECT_FALSE(parseRequest("cs.invoke.v1", "t_acme01", badReply, kChecked).ok());
+}
+
 TEST(BuildCtx, HasTheSpecFields) {
   auto r = parseRequest("cs.invoke.v1", "t_acme01", validBody());
   ASSERT_TRUE(r.ok());

@@ -24,6 +24,7 @@
 
 #include "internal/crypto/crypto.h"
 #include "internal/runtime/engine.h"
+#include "internal/runtime/page_cache.h"
 #include "internal/runtime/text.h"
 
 namespace cs::runtime::js {
@@ -69,6 +70,16 @@ void initV8Once() {
     }
     v8::V8::SetFlagsFromString(flags.c_str(), flags.size());
     platform = v8::platform::NewDefaultPlatform(1);
+    // Heap pages come from a cache that keeps freed blocks mapped and zeroed (page_cache.h);
+    // CS_V8_PAGE_CACHE_MB=0 turns it off (for the benchmark's baseline and for diagnosis).
+    CachingPageAllocator::Options cacheOptions;
+    if (const char* mb = std::getenv("CS_V8_PAGE_CACHE_MB"); mb != nullptr && *mb != '\0') {
+      cacheOptions.maxCachedBytes = std::strtoull(mb, nullptr, 10) << 20;
+    }
+    if (cacheOptions.maxCachedBytes > 0) {
+      static CachingPageAllocator pages(cacheOptions);
+      platform = withPageAllocator(std::move(platform), &pages);
+    }
     v8::V8::InitializePlatform(platform.get());
     v8::V8::Initialize();
   });
