@@ -9,16 +9,21 @@ bin="${CS_BUILD_DIR:-$root/build}/bin/runtime_bench"
 command -v node >/dev/null || { echo "node is needed for the baseline" >&2; exit 1; }
 
 cs_json="$("$bin" --activations "$n" --json)"
+# The same binary with V8's own page allocator (the page cache off): the baseline for
+# internal/runtime/page_cache.h.
+nocache_json="$(CS_V8_PAGE_CACHE_MB=0 "$bin" --activations "$n" --json)"
 node_json="$(node "$root/bench/node_vm_baseline.js" "$n")"
-python3 - "$cs_json" "$node_json" <<'PY'
+python3 - "$cs_json" "$node_json" "$nocache_json" <<'PY'
 import json, sys
-cs, node = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+cs, node, nocache = json.loads(sys.argv[1]), json.loads(sys.argv[2]), json.loads(sys.argv[3])
 print(f"activations per run: {cs['activations']}")
 print(f"{'mode':44} {'wall ms/act':>12} {'cpu ms/act':>12} {'wall ratio':>11}")
 rows = [
     ("node vm.createContext + runInContext (baseline)", node["wall_ms"], node["cpu_ms"]),
     ("cs-js fresh isolate, created inline", cs["inline_wall_ms"], cs["inline_cpu_ms"]),
     ("cs-js fresh isolate, warm pool (2 pre-created)", cs["pooled_wall_ms"], cs["pooled_cpu_ms"]),
+    ("  same, inline, page cache off", nocache["inline_wall_ms"], nocache["inline_cpu_ms"]),
+    ("  same, warm pool, page cache off", nocache["pooled_wall_ms"], nocache["pooled_cpu_ms"]),
 ]
 for name, wall, cpu in rows:
     print(f"{name:44} {wall:12.3f} {cpu:12.3f} {wall / node['wall_ms']:10.2f}x")

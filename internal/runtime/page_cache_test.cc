@@ -27,20 +27,34 @@ bool allZero(const void* p, size_t n) {
   return true;
 }
 
+// A read-write chunk filled with `fill`: what an isolate leaves behind.
+unsigned char* dirtyChunk(CachingPageAllocator& pages, unsigned char fill) {
+  auto* a = static_cast<unsigned char*>(
+      pages.AllocatePages(nullptr, kBlock, kBlock, v8::PageAllocator::kReadWrite));
+  if (a != nullptr) std::memset(a, fill, kBlock);
+  return a;
+}
+
+// The next chunk of that size is `previous` again, and all zero.
+void expectReusedAndZero(CachingPageAllocator& pages, const void* previous) {
+  void* b = pages.AllocatePages(nullptr, kBlock, kBlock, v8::PageAllocator::kReadWrite);
+  EXPECT_EQ(b, previous) << "a freed chunk of the same size is reused";
+  if (b != nullptr) {
+    EXPECT_TRUE(allZero(b, kBlock)) << "no byte of the previous owner survives";
+    pages.FreePages(b, kBlock);
+  }
+}
+
 TEST(PageCacheTest, ReusedBlockIsZeroAndAligned) {
   CachingPageAllocator pages(small());
-  void* a = pages.AllocatePages(nullptr, kBlock, kBlock, v8::PageAllocator::kReadWrite);
+  unsigned char* a = dirtyChunk(pages, 0xAB);
   ASSERT_NE(a, nullptr);
   EXPECT_EQ(reinterpret_cast<uintptr_t>(a) % kBlock, 0u);
-  std::memset(a, 0xAB, kBlock);  // a previous isolate's data
   ASSERT_TRUE(pages.FreePages(a, kBlock));
-  void* b = pages.AllocatePages(nullptr, kBlock, kBlock, v8::PageAllocator::kReadWrite);
-  EXPECT_EQ(b, a) << "a freed block of the same size is reused";
-  EXPECT_TRUE(allZero(b, kBlock)) << "no byte of the previous owner survives";
+  expectReusedAndZero(pages, a);
   auto s = pages.stats();
   EXPECT_EQ(s.hits, 1u);
   EXPECT_EQ(s.misses, 1u);
-  pages.FreePages(b, kBlock);
 }
 
 TEST(PageCacheTest, ZeroesPagesThatWereMadeInaccessible) {
@@ -113,23 +127,17 @@ TEST(PageCacheTest, GuardPagesAndExecutableChunksAreAlwaysHonoured) {
 
 TEST(PageCacheTest, UncommittedDataChunkIsZeroedWhenFreed) {
   CachingPageAllocator pages(small());
-  auto* a = static_cast<unsigned char*>(
-      pages.AllocatePages(nullptr, kBlock, kBlock, v8::PageAllocator::kReadWrite));
-  std::memset(a, 0x42, kBlock);
+  unsigned char* a = dirtyChunk(pages, 0x42);
+  ASSERT_NE(a, nullptr);
   ASSERT_TRUE(pages.SetPermissions(a, kBlock, v8::PageAllocator::kNoAccess));
   ASSERT_TRUE(pages.FreePages(a, kBlock));
-  void* b = pages.AllocatePages(nullptr, kBlock, kBlock, v8::PageAllocator::kReadWrite);
-  ASSERT_EQ(b, static_cast<void*>(a));
-  EXPECT_TRUE(allZero(b, kBlock));
-  pages.FreePages(b, kBlock);
+  expectReusedAndZero(pages, a);
 }
 
 TEST(PageCacheTest, DecommittedPagesReadAsZeroWhenCommittedAgain) {
   CachingPageAllocator pages(small());
-  auto* a = static_cast<unsigned char*>(
-      pages.AllocatePages(nullptr, kBlock, kBlock, v8::PageAllocator::kReadWrite));
+  unsigned char* a = dirtyChunk(pages, 0x77);
   ASSERT_NE(a, nullptr);
-  std::memset(a, 0x77, kBlock);
   ASSERT_TRUE(pages.DecommitPages(a, kBlock));
   EXPECT_TRUE(writeFaults(a));
   ASSERT_TRUE(pages.SetPermissions(a, kBlock, v8::PageAllocator::kReadWrite));
@@ -175,18 +183,13 @@ TEST(PageCacheTest, DifferentSizeOrAlignmentIsNotReused) {
 
 TEST(PageCacheTest, ShrunkBlockIsCachedWhole) {
   CachingPageAllocator pages(small());
-  auto* a = static_cast<unsigned char*>(
-      pages.AllocatePages(nullptr, kBlock, kBlock, v8::PageAllocator::kReadWrite));
+  unsigned char* a = dirtyChunk(pages, 0x11);
   ASSERT_NE(a, nullptr);
-  std::memset(a, 0x11, kBlock);
   ASSERT_TRUE(pages.ReleasePages(a, kBlock, 16384));
   EXPECT_TRUE(writeFaults(a + 16384)) << "the released tail is no longer usable";
   ASSERT_TRUE(pages.FreePages(a, 16384));
   EXPECT_EQ(pages.stats().cachedBytes, kBlock);
-  void* b = pages.AllocatePages(nullptr, kBlock, kBlock, v8::PageAllocator::kReadWrite);
-  EXPECT_EQ(b, static_cast<void*>(a));
-  EXPECT_TRUE(allZero(b, kBlock));
-  pages.FreePages(b, kBlock);
+  expectReusedAndZero(pages, a);
 }
 
 }  // namespace
