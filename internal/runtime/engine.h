@@ -123,4 +123,15 @@ class Engine {
 
 std::unique_ptr<Engine> makeV8Engine(const EngineOptions& options = {});
 
+// The process-wide heap page cache (docs/runtime.md): chunks reused and allocated fresh since
+// start, and what it holds now. All zero when it is off (CS_V8_PAGE_CACHE_MB=0) or before the
+// first engine exists.
+struct PageCacheStats {
+  uint64_t hits = 0;
+  uint64_t misses = 0;
+  uint64_t cachedChunks = 0;
+  uint64_t cachedBytes = 0;
+};
+PageCacheStats pageCacheStats();
+
 }  // namespace cs::runtime

@@ -54,6 +54,8 @@ int64_t nowWallMs() {
 
 // ---- process-wide V8 platform (the one process-wide object; STYLE §9) --------------------
 
+std::atomic<CachingPageAllocator*> pageCache{nullptr};  // set once by initV8Once, when enabled
+
 void initV8Once() {
   static std::once_flag once;
   static std::unique_ptr<v8::Platform> platform;
@@ -79,6 +81,7 @@ void initV8Once() {
     }
     if (cacheOptions.maxCachedBytes > 0) {
       static CachingPageAllocator pages(cacheOptions);
+      pageCache.store(&pages);
       platform = withPageAllocator(std::move(platform), &pages);
     }
     v8::V8::InitializePlatform(platform.get());
@@ -1138,6 +1141,13 @@ class V8Engine final : public Engine {
 
 std::unique_ptr<Engine> makeV8Engine(const EngineOptions& options) {
   return std::make_unique<V8Engine>(options);
+}
+
+PageCacheStats pageCacheStats() {
+  CachingPageAllocator* cache = pageCache.load();
+  if (cache == nullptr) return {};
+  CachingPageAllocator::Stats s = cache->stats();
+  return PageCacheStats{s.hits, s.misses, s.cachedBlocks, s.cachedBytes};
 }
 
 }  // namespace cs::runtime
