@@ -8,6 +8,7 @@
 #include <limits>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 
 #include <spdlog/spdlog.h>
@@ -24,6 +25,9 @@ namespace cs::invoker {
 namespace {
 
 using json = nlohmann::json;
+
+// How often one invoker trims a function's activation index of expired entries.
+constexpr int64_t kTrimIntervalMs = 60'000;
 
 // What happens to a delivery once a pipeline step is done with it.
 struct Disposition {
@@ -145,17 +149,25 @@ struct Invoker::Impl {
                                int64_t createdAtMs, kv::ActivationStatus status,
                                kv::ActivationError error);
   // Terminal record for a request this replica moved to `running` (CAS from running).
-  Disposition finishRunning(const kv::ActivationRecord& record, const InvocationRequest& r);
+  // `indexed`: this invoker added the activation to its function's index when it started.
+  Disposition finishRunning(const kv::ActivationRecord& record, const InvocationRequest& r,
+                            bool indexed);
   // A CAS found another record: terminal → republish it; running → handleRunning.
   Disposition onConflict(const std::optional<std::string>& current, const InvocationRequest& r);
   Disposition handleRunning(const kv::ActivationRecord& record, const InvocationRequest& r);
   // Publishes the result of a terminal record (to cs.results and reply_to), indexes the
   // activation and clears the schedule marker. Also the path of republished results.
-  Disposition publishTerminal(const kv::ActivationRecord& record, const InvocationRequest& r);
+  Disposition publishTerminal(const kv::ActivationRecord& record, const InvocationRequest& r,
+                              bool indexed = false);
   Disposition deadLetter(const codeq::Delivery& delivery, const Error& why);
 
   int64_t writeLogs(const InvocationRequest& r, const std::vector<kv::LogChunk>& chunks);
-  void indexActivation(const InvocationRequest& r, int64_t createdAtMs, bool trim);
+  // Running: adds the activation to its function's index. Terminal: adds it unless `indexed`,
+  // renews the index's TTL and, at most once a minute per function, trims entries older
+  // than the activation TTL.
+  enum class IndexStage { Running, Terminal };
+  void indexActivation(const InvocationRequest& r, int64_t createdAtMs, IndexStage stage,
+                       bool indexed = false);
   void clearScheduleMarker(const InvocationRequest& r);
   void reportInvocation(const kv::ActivationRecord& record);
 
@@ -176,6 +188,8 @@ struct Invoker::Impl {
   std::unique_ptr<codeq::Subscription> subscription_;
   std::vector<std::thread> workers_;
 
+  std::mutex trimMu_;  // guards lastTrimMs_
+  std::unordered_map<std::string, int64_t> lastTrimMs_;  // index key → last trim (wall ms)
   std::mutex mu_;  // guards queue_ and stopping_
   std::condition_variable workCv_;
   std::condition_variable spaceCv_;
@@ -566,7 +580,7 @@ Disposition Invoker::Impl::runWithPermit(Prepared& p) {
     return retry();
   }
   if (cas->outcome == kv::CasOutcome::Conflict) return onConflict(cas->current, r);
-  indexActivation(r, p.createdAtMs, false);
+  indexActivation(r, p.createdAtMs, IndexStage::Running);
 
   Providers providers;
   if (deps_.providers) {
@@ -578,7 +592,7 @@ Disposition Invoker::Impl::runWithPermit(Prepared& p) {
       rec.durationMs = 0;
       rec.error = invokerError("InvokerError", built.error().code,
                                "host providers: " + built.error().message);
-      return finishRunning(rec, r);
+      return finishRunning(rec, r, /*indexed=*/true);
     }
     providers = std::move(*built);
   }
@@ -594,7 +608,7 @@ Disposition Invoker::Impl::runWithPermit(Prepared& p) {
       rec.durationMs = 0;
       rec.error = invokerError("InvokerError", resolved.error().code,
                                "environment: " + resolved.error().message);
-      return finishRunning(rec, r);
+      return finishRunning(rec, r, /*indexed=*/true);
     }
     environment = std::move(*resolved);
   }
@@ -636,7 +650,7 @@ Disposition Invoker::Impl::runWithPermit(Prepared& p) {
   rec.resultTruncated = result.resultTruncated;
   rec.logsTruncated = result.logsTruncated || written < static_cast<int64_t>(chunks.size());
   rec.logChunks = written;
-  return finishRunning(rec, r);
+  return finishRunning(rec, r, /*indexed=*/true);
 }
 
 Disposition Invoker::Impl::finishWithoutRun(const InvocationRequest& r,
@@ -664,7 +678,7 @@ Disposition Invoker::Impl::finishWithoutRun(const InvocationRequest& r,
 }
 
 Disposition Invoker::Impl::finishRunning(const kv::ActivationRecord& record,
-                                         const InvocationRequest& r) {
+                                         const InvocationRequest& r, bool indexed) {
   auto key = kv::keys::activation(r.tenant, r.activationId);
   if (!key.ok()) return retry();
   auto cas = deps_.store.casActivationStatus(
@@ -677,7 +691,7 @@ Disposition Invoker::Impl::finishRunning(const kv::ActivationRecord& record,
   }
   if (cas->outcome == kv::CasOutcome::Conflict) return onConflict(cas->current, r);
   reportInvocation(record);
-  return publishTerminal(record, r);
+  return publishTerminal(record, r, indexed);
 }
 
 Disposition Invoker::Impl::onConflict(const std::optional<std::string>& current,
@@ -708,11 +722,11 @@ Disposition Invoker::Impl::handleRunning(const kv::ActivationRecord& record,
   rec.durationMs = std::max<int64_t>(0, r.deadlineMs - record.startedAtMs.value_or(r.deadlineMs));
   rec.error = invokerError("Timeout", ErrorCode::RuntimeTimeout,
                            "the activation did not finish by its deadline (its invoker stopped)");
-  return finishRunning(rec, r);
+  return finishRunning(rec, r, /*indexed=*/false);
 }
 
 Disposition Invoker::Impl::publishTerminal(const kv::ActivationRecord& record,
-                                           const InvocationRequest& r) {
+                                           const InvocationRequest& r, bool indexed) {
   codeq::Envelope env = codeq::makeEnvelope(r.tenant, std::string(codeq::kTypeResult),
                                             buildResultBody(record, r.requestId));
   if (auto st = deps_.queue.publish(options_.topics.results, env); !st.ok()) {
@@ -726,7 +740,7 @@ Disposition Invoker::Impl::publishTerminal(const kv::ActivationRecord& record,
       return retry();
     }
   }
-  indexActivation(r, record.createdAtMs, true);
+  indexActivation(r, record.createdAtMs, IndexStage::Terminal, indexed);
   clearScheduleMarker(r);
   return ackIt();
 }
@@ -769,20 +783,31 @@ int64_t Invoker::Impl::writeLogs(const InvocationRequest& r,
   return written;
 }
 
-void Invoker::Impl::indexActivation(const InvocationRequest& r, int64_t createdAtMs, bool trim) {
+void Invoker::Impl::indexActivation(const InvocationRequest& r, int64_t createdAtMs,
+                                    IndexStage stage, bool indexed) {
   auto key = kv::keys::activationsByFunction(r.tenant, r.ns, r.function);
   if (!key.ok()) return;
-  auto added = deps_.store.zadd(*key, r.activationId, static_cast<double>(createdAtMs));
-  if (!added.ok()) {
-    spdlog::warn("invoker: activation {}: index: {}", r.activationId, added.error().message);
-    return;
+  if (stage == IndexStage::Running || !indexed) {
+    auto added = deps_.store.zadd(*key, r.activationId, static_cast<double>(createdAtMs));
+    if (!added.ok()) {
+      spdlog::warn("invoker: activation {}: index: {}", r.activationId, added.error().message);
+      return;
+    }
   }
+  if (stage == IndexStage::Running) return;  // TTL and trim once, when the activation ends
   (void)deps_.store.expire(*key, ttlMs());
-  // Entries older than the activation TTL point at expired records.
-  if (trim) {
-    (void)deps_.store.zremRangeByScore(*key, -std::numeric_limits<double>::infinity(),
-                                       static_cast<double>(deps_.clock.nowMs() - ttlMs()));
+  // Entries older than the activation TTL point at expired records; they are harmless until
+  // trimmed (readers skip missing records), so one trim a minute per function is enough.
+  const int64_t now = deps_.clock.nowMs();
+  {
+    std::lock_guard lock(trimMu_);
+    if (lastTrimMs_.size() > 10000) lastTrimMs_.clear();
+    auto [it, fresh] = lastTrimMs_.try_emplace(*key, now);
+    if (!fresh && now - it->second < kTrimIntervalMs) return;
+    it->second = now;
   }
+  (void)deps_.store.zremRangeByScore(*key, -std::numeric_limits<double>::infinity(),
+                                     static_cast<double>(now - ttlMs()));
 }
 
 void Invoker::Impl::clearScheduleMarker(const InvocationRequest& r) {

@@ -341,6 +341,48 @@ TEST_F(InvokerTest, RepeatedActivationIdDoesNotRunAgainAndRepublishes) {
   EXPECT_EQ(observer_.invocations.size(), 1u);  // republishing is not a new invocation
 }
 
+TEST_F(InvokerTest, ActivationIndexGetsItsTtlAndIsTrimmedAtMostOnceAMinute) {
+  putVersion("charge", 1, "export default async function () { return 1; }");
+  InvokerOptions o;
+  o.activationTtlSeconds = 100;
+  startInvoker(o);
+  const std::string index = *kv::keys::activationsByFunction(kTenant, kNs, "charge");
+  auto members = [&] {
+    std::set<std::string> out;
+    auto all = store_->zrangeByScore(index, {});
+    EXPECT_TRUE(all.ok());
+    if (all.ok()) {
+      for (const auto& m : *all) out.insert(m.member);
+    }
+    return out;
+  };
+  auto expired = [&] { return static_cast<double>(clock_.nowMs() - 200'000); };
+
+  ASSERT_TRUE(store_->zadd(index, "old-1", expired()).ok());
+  json first = request("charge");
+  invoke(first, 1);
+  ASSERT_TRUE(queue_.waitForSettled(1));
+  EXPECT_EQ(members(), (std::set<std::string>{first["activation_id"].get<std::string>()}));
+  auto ttl = store_->ttl(index);
+  ASSERT_TRUE(ttl.ok());
+  EXPECT_GT(*ttl, 0) << "the index expires with the activations it lists";
+
+  // Within the minute: indexed, not trimmed again.
+  ASSERT_TRUE(store_->zadd(index, "old-2", expired()).ok());
+  json second = request("charge");
+  invoke(second, 2);
+  ASSERT_TRUE(queue_.waitForSettled(2));
+  EXPECT_EQ(members().count("old-2"), 1u);
+  EXPECT_EQ(members().count(second["activation_id"].get<std::string>()), 1u);
+
+  clock_.advanceMs(61'000);
+  json third = request("charge");
+  invoke(third, 3);
+  ASSERT_TRUE(queue_.waitForSettled(3));
+  EXPECT_EQ(members().count("old-2"), 0u) << "trimmed once the minute passed";
+  EXPECT_EQ(members().size(), 3u);
+}
+
 TEST_F(InvokerTest, SecondInvocationOfAVersionHitsTheBundleCache) {
   putVersion("charge", 1, "export default async function () { return 1; }");
   startInvoker();
