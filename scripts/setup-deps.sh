@@ -17,6 +17,7 @@ packages=(
   libyaml-cpp-dev libspdlog-dev libfmt-dev prometheus-cpp-dev libcli11-dev libssl-dev uuid-dev
   libarchive-dev libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libsqlite3-dev libgtest-dev libgmock-dev libbenchmark-dev wrk redis-server curl python3
+  libjemalloc-dev
 )
 
 missing=()
