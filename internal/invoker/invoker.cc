@@ -164,9 +164,9 @@ struct Invoker::Impl {
   int64_t writeLogs(const InvocationRequest& r, const std::vector<kv::LogChunk>& chunks);
   // Running: adds the activation to its function's index. Terminal: adds it unless `indexed`,
   // renews the index's TTL and, at most once a minute per function, trims entries older
-  // than the activation TTL.
+  // than the activation TTL. True when the activation is in the index.
   enum class IndexStage { Running, Terminal };
-  void indexActivation(const InvocationRequest& r, int64_t createdAtMs, IndexStage stage,
+  bool indexActivation(const InvocationRequest& r, int64_t createdAtMs, IndexStage stage,
                        bool indexed = false);
   void clearScheduleMarker(const InvocationRequest& r);
   void reportInvocation(const kv::ActivationRecord& record);
@@ -580,7 +580,8 @@ Disposition Invoker::Impl::runWithPermit(Prepared& p) {
     return retry();
   }
   if (cas->outcome == kv::CasOutcome::Conflict) return onConflict(cas->current, r);
-  indexActivation(r, p.createdAtMs, IndexStage::Running);
+  // A failed add is retried when the activation ends (finishRunning with indexed=false).
+  const bool indexed = indexActivation(r, p.createdAtMs, IndexStage::Running);
 
   Providers providers;
   if (deps_.providers) {
@@ -592,7 +593,7 @@ Disposition Invoker::Impl::runWithPermit(Prepared& p) {
       rec.durationMs = 0;
       rec.error = invokerError("InvokerError", built.error().code,
                                "host providers: " + built.error().message);
-      return finishRunning(rec, r, /*indexed=*/true);
+      return finishRunning(rec, r, indexed);
     }
     providers = std::move(*built);
   }
@@ -608,7 +609,7 @@ Disposition Invoker::Impl::runWithPermit(Prepared& p) {
       rec.durationMs = 0;
       rec.error = invokerError("InvokerError", resolved.error().code,
                                "environment: " + resolved.error().message);
-      return finishRunning(rec, r, /*indexed=*/true);
+      return finishRunning(rec, r, indexed);
     }
     environment = std::move(*resolved);
   }
@@ -650,7 +651,7 @@ Disposition Invoker::Impl::runWithPermit(Prepared& p) {
   rec.resultTruncated = result.resultTruncated;
   rec.logsTruncated = result.logsTruncated || written < static_cast<int64_t>(chunks.size());
   rec.logChunks = written;
-  return finishRunning(rec, r, /*indexed=*/true);
+  return finishRunning(rec, r, indexed);
 }
 
 Disposition Invoker::Impl::finishWithoutRun(const InvocationRequest& r,
@@ -783,18 +784,18 @@ int64_t Invoker::Impl::writeLogs(const InvocationRequest& r,
   return written;
 }
 
-void Invoker::Impl::indexActivation(const InvocationRequest& r, int64_t createdAtMs,
+bool Invoker::Impl::indexActivation(const InvocationRequest& r, int64_t createdAtMs,
                                     IndexStage stage, bool indexed) {
   auto key = kv::keys::activationsByFunction(r.tenant, r.ns, r.function);
-  if (!key.ok()) return;
+  if (!key.ok()) return false;
   if (stage == IndexStage::Running || !indexed) {
     auto added = deps_.store.zadd(*key, r.activationId, static_cast<double>(createdAtMs));
     if (!added.ok()) {
       spdlog::warn("invoker: activation {}: index: {}", r.activationId, added.error().message);
-      return;
+      return false;
     }
   }
-  if (stage == IndexStage::Running) return;  // TTL and trim once, when the activation ends
+  if (stage == IndexStage::Running) return true;  // TTL and trim once, when it ends
   (void)deps_.store.expire(*key, ttlMs());
   // Entries older than the activation TTL point at expired records; they are harmless until
   // trimmed (readers skip missing records), so one trim a minute per function is enough.
@@ -803,11 +804,12 @@ void Invoker::Impl::indexActivation(const InvocationRequest& r, int64_t createdA
     std::lock_guard lock(trimMu_);
     if (lastTrimMs_.size() > 10000) lastTrimMs_.clear();
     auto [it, fresh] = lastTrimMs_.try_emplace(*key, now);
-    if (!fresh && now - it->second < kTrimIntervalMs) return;
+    if (!fresh && now - it->second < kTrimIntervalMs) return true;
     it->second = now;
   }
   (void)deps_.store.zremRangeByScore(*key, -std::numeric_limits<double>::infinity(),
                                      static_cast<double>(now - ttlMs()));
+  return true;
 }
 
 void Invoker::Impl::clearScheduleMarker(const InvocationRequest& r) {

@@ -17,6 +17,7 @@
 #include "internal/crypto/crypto.h"
 #include "internal/invoker/testing/fake_queue.h"
 #include "internal/kv/keys.h"
+#include "internal/kv/testing/forwarding_store.h"
 #include "internal/kv/records.h"
 #include "internal/kv/sqlite_store.h"
 
@@ -381,6 +382,37 @@ TEST_F(InvokerTest, ActivationIndexGetsItsTtlAndIsTrimmedAtMostOnceAMinute) {
   ASSERT_TRUE(queue_.waitForSettled(3));
   EXPECT_EQ(members().count("old-2"), 0u) << "trimmed once the minute passed";
   EXPECT_EQ(members().size(), 3u);
+}
+
+TEST_F(InvokerTest, AnIndexAddThatFailsAtTheStartIsRetriedAtTheEnd) {
+  putVersion("charge", 1, "export default async function () { return 1; }");
+  const std::string index = *kv::keys::activationsByFunction(kTenant, kNs, "charge");
+  struct FirstIndexAddFails : kv::testing::ForwardingStore {
+    FirstIndexAddFails(kv::Store& inner, std::string key)
+        : ForwardingStore(inner), indexKey(std::move(key)) {}
+    Result<bool> zadd(std::string_view key, std::string_view member, double score) override {
+      if (key == indexKey && !failed.exchange(true)) {
+        return Error{ErrorCode::KvrocksWriteFailed, "injected"};
+      }
+      return ForwardingStore::zadd(key, member, score);
+    }
+    const std::string indexKey;
+    std::atomic<bool> failed{false};
+  } store(*store_, index);
+  invoker_ = std::make_unique<Invoker>(
+      InvokerOptions{}, InvokerDeps{store, queue_, *engine_, clock_, &observer_, {}, {}});
+  ASSERT_TRUE(invoker_->start().ok());
+
+  json body = request("charge");
+  EXPECT_EQ(invoke(body)["status"], "success");
+  ASSERT_TRUE(queue_.waitForSettled(1));
+  EXPECT_TRUE(store.failed.load());
+  auto listed = store_->zrangeByScore(index, {});
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].member, body["activation_id"].get<std::string>());
+  invoker_->stop();
+  invoker_.reset();  // before `store`, which it uses, goes away
 }
 
 TEST_F(InvokerTest, SecondInvocationOfAVersionHitsTheBundleCache) {
