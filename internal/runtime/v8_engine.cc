@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <sched.h>
 #include <condition_variable>
@@ -77,7 +78,17 @@ void initV8Once() {
     // CS_V8_PAGE_CACHE_MB=0 turns it off (for the benchmark's baseline and for diagnosis).
     CachingPageAllocator::Options cacheOptions;
     if (const char* mb = std::getenv("CS_V8_PAGE_CACHE_MB"); mb != nullptr && *mb != '\0') {
-      cacheOptions.maxCachedBytes = std::strtoull(mb, nullptr, 10) << 20;
+      const std::string_view text(mb);
+      uint64_t value = 0;
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+      if (ec == std::errc() && end == text.data() + text.size() && value <= (uint64_t{1} << 20)) {
+        cacheOptions.maxCachedBytes = static_cast<size_t>(value) << 20;
+      } else {
+        std::fprintf(stderr,
+                     "CS_V8_PAGE_CACHE_MB: expected a whole number of MiB (0 to 1048576), got "
+                     "'%s'; using the default of %zu MiB\n",
+                     mb, cacheOptions.maxCachedBytes >> 20);
+      }
     }
     if (cacheOptions.maxCachedBytes > 0) {
       static CachingPageAllocator pages(cacheOptions);

@@ -24,6 +24,15 @@ TEST(CliLocalE2E, SampleFunctionRunsAsTheReadmeShows) {
   EXPECT_NE(j["logs"][0]["message"].get<std::string>().find("greeting"), std::string::npos);
 }
 
+TEST(CliLocalE2E, BadPageCacheSettingIsReportedAndTheDefaultUsed) {
+  auto r = sh("CS_V8_PAGE_CACHE_MB=lots " + kCs + " fn test --path " + kHello + " --event " +
+              kHello + "/event.json 2>&1");
+  EXPECT_EQ(r.exitCode, 0) << r.out;
+  EXPECT_NE(r.out.find("CS_V8_PAGE_CACHE_MB: expected a whole number of MiB"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("\"status\":\"success\""), std::string::npos) << r.out;
+}
+
 TEST(CliLocalE2E, HttpShapedEventUsesTheQueryString) {
   auto r = sh("echo '{\"version\":\"2.0\",\"rawQueryString\":\"name=web\"}' | " + kCs +
               " fn test --path " + kHello + " --event -");
