@@ -50,6 +50,7 @@ struct Sub {
   int inflight = 0;
   bool stopped = false;
   bool idle = false;  // waiting with nothing deliverable (see waitIdleForTest)
+  std::condition_variable cv;  // this subscription's thread waits here (under Core::mu)
   std::thread thread;
 };
 
@@ -67,7 +68,6 @@ struct EmbeddedQueue::Core : std::enable_shared_from_this<EmbeddedQueue::Core> {
 
   EmbeddedQueueOptions options;
   std::mutex mu;
-  std::condition_variable cv;      // work may be available
   std::condition_variable idleCv;  // a delivery thread went idle
   bool stopping = false;
   uint64_t nextSubId = 1;
@@ -85,10 +85,22 @@ struct EmbeddedQueue::Core : std::enable_shared_from_this<EmbeddedQueue::Core> {
     }
   }
 
-  // Something changed: every thread must look again before it may count as idle.
+  // Something changed for `s`: its thread must look again before it may count as idle.
+  // Only a waiting thread needs the signal; a busy one looks again when its handler returns.
+  static void wakeLocked(Sub& s) {
+    if (!s.idle) return;
+    s.idle = false;
+    s.cv.notify_one();
+  }
+  // Wakes only the subscriptions of one topic: a publish must not wake every delivery thread
+  // of the process (each needless wake-up is a context switch on the invoke path).
+  void wakeTopicLocked(std::string_view topic) {
+    for (auto& [id, s] : subs) {
+      if (s->options.topic == topic) wakeLocked(*s);
+    }
+  }
   void wakeAllLocked() {
-    for (auto& [id, s] : subs) s->idle = false;
-    cv.notify_all();
+    for (auto& [id, s] : subs) wakeLocked(*s);
   }
 
   Topic& topicLocked(std::string_view name) {
@@ -110,14 +122,16 @@ struct EmbeddedQueue::Core : std::enable_shared_from_this<EmbeddedQueue::Core> {
             std::to_string(t.dropped) + " dropped so far)");
       }
     }
-    wakeAllLocked();
+    wakeTopicLocked(topicName);
   }
 
+  // An owner that was at its maxInflight may take another message now: it is woken.
   void releaseInflightLocked(Pending& p) {
     if (!p.inflight) return;
     p.inflight = false;
     if (auto it = subs.find(p.owner); it != subs.end() && it->second->inflight > 0) {
-      --it->second->inflight;
+      Sub& owner = *it->second;
+      if (owner.inflight-- >= owner.options.maxInflight) wakeLocked(owner);
     }
   }
 
@@ -170,9 +184,9 @@ void EmbeddedQueue::Core::run(const std::shared_ptr<Sub>& s) {
       idleCv.notify_all();
       auto next = g.due.upper_bound({nowMs, UINT64_MAX});
       if (next == g.due.end()) {
-        cv.wait(lk);
+        s->cv.wait(lk);
       } else {
-        cv.wait_for(lk, std::chrono::milliseconds(next->first - nowMs));
+        s->cv.wait_for(lk, std::chrono::milliseconds(next->first - nowMs));
       }
       continue;
     }
@@ -273,7 +287,7 @@ void EmbeddedSubscription::stop() {
     } else {
       thread = std::move(s->thread);
     }
-    core->wakeAllLocked();
+    s->cv.notify_one();
     core->idleCv.notify_all();
   }
   if (thread.joinable()) thread.join();
@@ -319,12 +333,12 @@ void EmbeddedQueue::stop() {
     core_->stopping = true;
     for (auto& [id, s] : core_->subs) {
       s->stopped = true;
+      s->cv.notify_one();
       threads.push_back(std::move(s->thread));
     }
     core_->subs.clear();
     for (auto& t : core_->orphans) threads.push_back(std::move(t));
     core_->orphans.clear();
-    core_->cv.notify_all();
     core_->idleCv.notify_all();
   }
   for (auto& t : threads) {
@@ -384,10 +398,8 @@ Status EmbeddedQueue::ack(const Delivery& delivery) {
   auto found = findGroupLocked(*core_, delivery);
   if (!found.ok()) return found.error();
   auto [g, seq] = *found;
-  if (auto it = g->pending.find(seq); it != g->pending.end()) {
-    core_->eraseLocked(*g, it);
-    core_->wakeAllLocked();
-  }
+  // Only the owner's state changed (one inflight slot less): releasing it wakes the owner.
+  if (auto it = g->pending.find(seq); it != g->pending.end()) core_->eraseLocked(*g, it);
   return okStatus();
 }
 
@@ -405,7 +417,7 @@ Status EmbeddedQueue::nack(const Delivery& delivery, int64_t delayMs) {
   g->due.erase({p.dueMs, seq});
   p.dueMs = core_->now() + delayMs;
   g->due.insert({p.dueMs, seq});
-  core_->wakeAllLocked();
+  core_->wakeTopicLocked(delivery.topic);  // any consumer of the group may take it
   return okStatus();
 }
 

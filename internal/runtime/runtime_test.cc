@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <thread>
+
 #include "internal/runtime/engine.h"
 
 namespace cs::runtime {
@@ -104,6 +108,32 @@ TEST_F(RuntimeTest, InfiniteLoopTimesOut) {
   EXPECT_EQ(r.error->type, "Timeout");
   EXPECT_EQ(r.error->code, ErrorCode::RuntimeTimeout);
   EXPECT_GE(r.durationMs, 200);
+}
+
+// The watchdog sleeps until the earliest deadline it knows; a later activation with an
+// earlier deadline must wake it (it is only left asleep for deadlines that come later).
+TEST_F(RuntimeTest, AShortDeadlineFiresWhileALongerOneIsPending) {
+  SourceFiles files{{"function.js", "export default function () { while (true) {} }"}};
+  auto runLoop = [&files](int64_t timeoutMs) {
+    Invocation inv;
+    inv.files = &files;
+    inv.limits.timeoutMs = timeoutMs;
+    return engine_->run(inv);
+  };
+  std::atomic<bool> longDone{false};
+  std::thread longOne([&] {
+    EXPECT_EQ(runLoop(4000).outcome, Outcome::Timeout);
+    longDone = true;
+  });
+  // Let the long activation register its deadline first.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto shortOne = runLoop(100);
+  const bool longStillRunning = !longDone.load();
+  longOne.join();
+  EXPECT_EQ(shortOne.outcome, Outcome::Timeout);
+  // Fired near its own deadline, not at the long one's (≈3.7 s after it started).
+  EXPECT_LT(shortOne.durationMs, 2000);
+  EXPECT_TRUE(longStillRunning);
 }
 
 TEST_F(RuntimeTest, NeverSettlingPromiseTimesOut) {

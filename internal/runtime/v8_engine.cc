@@ -298,6 +298,9 @@ class Watchdog {
       std::lock_guard lock(mu_);
       id = nextId_++;
       entries_[id] = Entry{isolate, deadlineSteadyMs, fired};
+      // The thread only needs waking when this deadline comes before the one it sleeps until
+      // (one context switch less per activation otherwise).
+      if (deadlineSteadyMs >= waitingUntil_) return id;
     }
     cv_.notify_all();
     return id;
@@ -328,17 +331,21 @@ class Watchdog {
           ++it;
         }
       }
+      waitingUntil_ = next;
       if (next == INT64_MAX) {
         cv_.wait(lock);
       } else {
         cv_.wait_for(lock, std::chrono::milliseconds(next - now));
       }
+      waitingUntil_ = INT64_MIN;  // scanning (under the lock): add() need not notify
     }
   }
   std::mutex mu_;
   std::condition_variable cv_;
   std::map<uint64_t, Entry> entries_;
   uint64_t nextId_ = 1;
+  // The deadline the thread sleeps until (INT64_MAX: none); INT64_MIN while it is not asleep.
+  int64_t waitingUntil_ = INT64_MIN;
   bool stop_ = false;
   std::thread thread_;
 };
