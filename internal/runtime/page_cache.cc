@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <iterator>
 #include <utility>
 #include <vector>
 
@@ -75,6 +76,7 @@ void* CachingPageAllocator::AllocatePages(void* hint, size_t length, size_t alig
     if (reused == 0) ++misses_;
   }
   void* address = nullptr;
+  int protection = protectionOf(permissions);
   if (reused != 0) {
     address = reinterpret_cast<void*>(reused);
     // Cached blocks are read-write and zero. A heap chunk (≤ largeBlockBytes) asked for as
@@ -84,17 +86,21 @@ void* CachingPageAllocator::AllocatePages(void* hint, size_t length, size_t alig
     // nothing. Large reservations (the code range) get exactly what they ask for.
     const bool chunkReservation =
         permissions == kNoAccess && length <= options_.largeBlockBytes;
-    if (permissions != kReadWrite && !chunkReservation &&
-        mprotect(address, length, protectionOf(permissions)) != 0) {
+    if (permissions == kReadWrite || chunkReservation) {
+      protection = PROT_READ | PROT_WRITE;
+    } else if (!protect(address, length, protection)) {
       munmap(address, length);
       address = nullptr;
     }
   }
-  if (address == nullptr) address = mapFresh(hint, length, alignment, permissions);
+  if (address == nullptr) {
+    address = mapFresh(hint, length, alignment, permissions);
+    protection = protectionOf(permissions);
+  }
   if (address != nullptr && length <= options_.largeBlockBytes) {
     std::lock_guard lock(mu_);
     live_[reinterpret_cast<uintptr_t>(address)] =
-        Live{length, length, (protectionOf(permissions) & PROT_EXEC) != 0};
+        Live{length, length, (protection & PROT_EXEC) != 0, protection, 0};
   }
   return address;
 }
@@ -117,10 +123,12 @@ void* CachingPageAllocator::mapFresh(void* hint, size_t length, size_t alignment
 bool CachingPageAllocator::FreePages(void* address, size_t length) {
   bool keep = false;
   bool large = false;
+  bool readWrite = false;
   {
     std::lock_guard lock(mu_);
     if (auto it = live_.find(reinterpret_cast<uintptr_t>(address)); it != live_.end()) {
       if (it->second.mapped > length) length = it->second.mapped;
+      readWrite = it->second.protection == (PROT_READ | PROT_WRITE);
       live_.erase(it);
     }
     large = length > options_.largeBlockBytes;
@@ -134,7 +142,7 @@ bool CachingPageAllocator::FreePages(void* address, size_t length) {
       }
     }
   }
-  if (keep && scrub(address, length)) {
+  if (keep && scrub(address, length, readWrite)) {
     std::lock_guard lock(mu_);
     free_.emplace(length, reinterpret_cast<uintptr_t>(address));
     return true;
@@ -150,10 +158,15 @@ bool CachingPageAllocator::FreePages(void* address, size_t length) {
   return munmap(address, length) == 0;
 }
 
-bool CachingPageAllocator::scrub(void* address, size_t length) {
+bool CachingPageAllocator::protect(void* address, size_t length, int protection) {
+  protectCalls_.fetch_add(1, std::memory_order_relaxed);
+  return mprotect(address, length, protection) == 0;
+}
+
+bool CachingPageAllocator::scrub(void* address, size_t length, bool readWrite) {
   // Raising permissions changes no present page table entry into a stricter one, so it needs
   // no TLB shoot-down; then only pages that were ever touched (resident) need zeroing.
-  if (mprotect(address, length, PROT_READ | PROT_WRITE) != 0) return false;
+  if (!readWrite && !protect(address, length, PROT_READ | PROT_WRITE)) return false;
   const size_t pages = length / pageSize_;
   thread_local std::vector<unsigned char> residency;
   residency.resize(pages);
@@ -179,7 +192,11 @@ bool CachingPageAllocator::ReleasePages(void* address, size_t length, size_t new
   // V8 trims a chunk to what it used (e.g. the immortal pages after deserialisation). Keep
   // the tail mapped but inaccessible, so the chunk is cached at its original, common size
   // instead of an odd one nothing else asks for; FreePages then frees the whole of it.
-  if (it == live_.end() || mprotect(tail, length - newLength, PROT_NONE) != 0) {
+  if (it != live_.end()) {
+    it->second.protection = kMixed;
+    ++it->second.generation;
+  }
+  if (it == live_.end() || !protect(tail, length - newLength, PROT_NONE)) {
     return munmap(tail, length - newLength) == 0;
   }
   it->second.length = newLength;
@@ -189,14 +206,21 @@ bool CachingPageAllocator::ReleasePages(void* address, size_t length, size_t new
 bool CachingPageAllocator::SetPermissions(void* address, size_t length,
                                           Permission permissions) {
   const int protection = protectionOf(permissions);
+  const auto start = reinterpret_cast<uintptr_t>(address);
+  uintptr_t chunkBase = 0;  // tracked chunk this change covers entirely, if any
+  uint64_t generation = 0;
   {
     std::lock_guard lock(mu_);
-    const auto start = reinterpret_cast<uintptr_t>(address);
     auto it = live_.upper_bound(start);
     if (it != live_.begin()) {
       --it;
       Live& chunk = it->second;
       if (start < it->first + chunk.mapped) {
+        // Already in effect on every page of the range: nothing to tell the kernel.
+        if (chunk.protection == protection && start + length <= it->first + chunk.mapped) {
+          ++protectsSkipped_;
+          return true;
+        }
         if (protection & PROT_EXEC) chunk.executable = true;
         // V8 uncommits a whole chunk right before freeing it (or to re-commit it later in
         // the same isolate, when it does not expect the old content either). Its pages stay
@@ -207,12 +231,24 @@ bool CachingPageAllocator::SetPermissions(void* address, size_t length,
             length >= chunk.length) {
           return true;
         }
+        // Mixed while the change is in flight; uniform again afterwards if it covered the
+        // whole chunk and no other change started meanwhile.
+        chunk.protection = kMixed;
+        generation = ++chunk.generation;
+        if (start == it->first && length >= chunk.mapped) chunkBase = it->first;
       }
     }
   }
   // V8's own allocator also discards pages made inaccessible; their content is not
   // guaranteed afterwards either way, and they are zeroed when the block is freed.
-  return mprotect(address, length, protection) == 0;
+  if (!protect(address, length, protection)) return false;
+  if (chunkBase != 0) {
+    std::lock_guard lock(mu_);
+    if (auto it = live_.find(chunkBase); it != live_.end() && it->second.generation == generation) {
+      it->second.protection = protection;
+    }
+  }
+  return true;
 }
 
 bool CachingPageAllocator::DiscardSystemPages(void*, size_t) {
@@ -223,7 +259,16 @@ bool CachingPageAllocator::DiscardSystemPages(void*, size_t) {
 
 bool CachingPageAllocator::DecommitPages(void* address, size_t size) {
   // Contract: inaccessible now, and zero when made accessible again.
-  return mprotect(address, size, PROT_NONE) == 0 && madvise(address, size, MADV_DONTNEED) == 0;
+  {
+    std::lock_guard lock(mu_);
+    const auto start = reinterpret_cast<uintptr_t>(address);
+    auto it = live_.upper_bound(start);
+    if (it != live_.begin() && start < std::prev(it)->first + std::prev(it)->second.mapped) {
+      std::prev(it)->second.protection = kMixed;  // conservatively: every later change is sent
+      ++std::prev(it)->second.generation;
+    }
+  }
+  return protect(address, size, PROT_NONE) && madvise(address, size, MADV_DONTNEED) == 0;
 }
 
 CachingPageAllocator::Stats CachingPageAllocator::stats() {
@@ -231,6 +276,8 @@ CachingPageAllocator::Stats CachingPageAllocator::stats() {
   Stats s;
   s.hits = hits_;
   s.misses = misses_;
+  s.protectCalls = protectCalls_.load(std::memory_order_relaxed);
+  s.protectsSkipped = protectsSkipped_;
   s.cachedBlocks = free_.size();
   for (const auto& [length, address] : free_) s.cachedBytes += length;
   return s;

@@ -22,6 +22,7 @@
 
 #include <v8-platform.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -45,6 +46,10 @@ class CachingPageAllocator final : public v8::PageAllocator {
     uint64_t misses = 0;
     uint64_t cachedBlocks = 0;
     uint64_t cachedBytes = 0;
+    // mprotect calls made, and permission changes V8 asked for that were already in effect
+    // for the whole range (not sent to the kernel).
+    uint64_t protectCalls = 0;
+    uint64_t protectsSkipped = 0;
   };
 
   explicit CachingPageAllocator(Options options);
@@ -66,7 +71,9 @@ class CachingPageAllocator final : public v8::PageAllocator {
 
  private:
   // Makes a block read-write and zero; false if it cannot (it is then unmapped).
-  bool scrub(void* address, size_t length);
+  // `readWrite`: the whole block is known to be read-write already.
+  bool scrub(void* address, size_t length, bool readWrite);
+  bool protect(void* address, size_t length, int protection);  // mprotect, counted
   void* mapFresh(void* hint, size_t length, size_t alignment, Permission permissions);
 
   const Options options_;
@@ -78,12 +85,19 @@ class CachingPageAllocator final : public v8::PageAllocator {
     size_t length = 0;  // as V8 sees it (after ReleasePages)
     size_t mapped = 0;  // really mapped; a released tail stays mapped, inaccessible
     bool executable = false;
+    // The protection of every mapped page, or kMixed when they differ or a change is in
+    // flight. Lets a change that is already in effect skip the system call.
+    int protection = kMixed;
+    uint64_t generation = 0;  // bumped by every change, so a finished one knows it is last
   };
+  static constexpr int kMixed = -1;
   std::map<uintptr_t, Live> live_;
   size_t smallBytes_ = 0;
   size_t largeCount_ = 0;
   uint64_t hits_ = 0;
   uint64_t misses_ = 0;
+  std::atomic<uint64_t> protectCalls_{0};
+  uint64_t protectsSkipped_ = 0;
   std::mt19937_64 rng_;
 };
 

@@ -134,6 +134,41 @@ TEST(PageCacheTest, UncommittedDataChunkIsZeroedWhenFreed) {
   expectReusedAndZero(pages, a);
 }
 
+TEST(PageCacheTest, PermissionsAlreadyInEffectAreNotSentToTheKernel) {
+  CachingPageAllocator pages(small());
+  unsigned char* a = dirtyChunk(pages, 0x11);
+  ASSERT_NE(a, nullptr);
+  const auto before = pages.stats();
+  // V8 commits a chunk it got read-write; freeing it makes it read-write for the scrub.
+  ASSERT_TRUE(pages.SetPermissions(a, kBlock, v8::PageAllocator::kReadWrite));
+  ASSERT_TRUE(pages.SetPermissions(a + 8192, 4096, v8::PageAllocator::kReadWrite));
+  ASSERT_TRUE(pages.FreePages(a, kBlock));
+  const auto after = pages.stats();
+  EXPECT_EQ(after.protectsSkipped, before.protectsSkipped + 2);
+  EXPECT_EQ(after.protectCalls, before.protectCalls) << "no mprotect for what is in effect";
+  expectReusedAndZero(pages, a);
+}
+
+TEST(PageCacheTest, AfterAPartialChangeTheWholeChunkIsChangedAgain) {
+  CachingPageAllocator pages(small());
+  unsigned char* a = dirtyChunk(pages, 0x22);
+  ASSERT_NE(a, nullptr);
+  ASSERT_TRUE(pages.SetPermissions(a + 4096, 4096, v8::PageAllocator::kNoAccess));
+  EXPECT_TRUE(writeFaults(a + 4096));
+  const auto before = pages.stats();
+  // The chunk is no longer uniformly read-write: this change must reach the guard page.
+  ASSERT_TRUE(pages.SetPermissions(a, kBlock, v8::PageAllocator::kReadWrite));
+  EXPECT_EQ(pages.stats().protectCalls, before.protectCalls + 1);
+  EXPECT_FALSE(writeFaults(a + 4096));
+  // Uniform again: repeating it is free, and a change to another protection is sent.
+  ASSERT_TRUE(pages.SetPermissions(a, kBlock, v8::PageAllocator::kReadWrite));
+  EXPECT_EQ(pages.stats().protectCalls, before.protectCalls + 1);
+  ASSERT_TRUE(pages.SetPermissions(a, kBlock, v8::PageAllocator::kRead));
+  EXPECT_TRUE(writeFaults(a));
+  ASSERT_TRUE(pages.FreePages(a, kBlock));
+  expectReusedAndZero(pages, a);
+}
+
 TEST(PageCacheTest, DecommittedPagesReadAsZeroWhenCommittedAgain) {
   CachingPageAllocator pages(small());
   unsigned char* a = dirtyChunk(pages, 0x77);
