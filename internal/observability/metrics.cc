@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <mutex>
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
@@ -102,6 +103,9 @@ struct Metrics::Impl {
       declare(prometheus::BuildCounter(), "cs_cadence_heartbeat_total",
               "RecordActivityTaskHeartbeat calls", prometheus::MetricType::Counter);
 
+  std::mutex samplersMu;
+  std::vector<std::function<std::vector<Sample>()>> samplers;
+
   // Unlabelled series exist from the start (value 0).
   Gauge& inflight = inflightFamily.Add({});
   Gauge& cacheItems = cacheItemsFamily.Add({});
@@ -201,7 +205,33 @@ std::string Metrics::exposition() const {
     }
   }
   for (auto& extra : collected) out.push_back(std::move(extra));  // families added via registry()
+  std::vector<std::function<std::vector<Sample>()>> samplers;
+  {
+    std::lock_guard lock(impl_->samplersMu);
+    samplers = impl_->samplers;
+  }
+  for (const auto& sampler : samplers) {
+    for (const Sample& sample : sampler()) {
+      prometheus::MetricFamily family;
+      family.name = sample.name;
+      family.help = sample.help;
+      family.type = sample.counter ? prometheus::MetricType::Counter : prometheus::MetricType::Gauge;
+      prometheus::ClientMetric metric;
+      if (sample.counter) {
+        metric.counter.value = sample.value;
+      } else {
+        metric.gauge.value = sample.value;
+      }
+      family.metric.push_back(std::move(metric));
+      out.push_back(std::move(family));
+    }
+  }
   return prometheus::TextSerializer().Serialize(out);
+}
+
+void Metrics::addSampler(std::function<std::vector<Sample>()> sampler) {
+  std::lock_guard lock(impl_->samplersMu);
+  impl_->samplers.push_back(std::move(sampler));
 }
 
 std::shared_ptr<prometheus::Registry> Metrics::registry() const { return impl_->registry; }

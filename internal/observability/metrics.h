@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -75,6 +76,16 @@ class Metrics {
 
   // For metrics a module adds itself (same exposition).
   std::shared_ptr<prometheus::Registry> registry() const;
+
+  // Values another module keeps itself (e.g. the runtime's page cache counters), read at
+  // every exposition. Each sample is one unlabelled series of its own family.
+  struct Sample {
+    std::string name;
+    std::string help;
+    bool counter = false;  // else a gauge
+    double value = 0;
+  };
+  void addSampler(std::function<std::vector<Sample>()> sampler);
 
  private:
   struct Impl;

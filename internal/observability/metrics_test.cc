@@ -37,6 +37,25 @@ TEST(MetricsTest, EveryFamilyIsDeclaredUpFront) {
   EXPECT_EQ(valueOf(text, "cs_scheduler_publish_errors_total"), 0);
 }
 
+TEST(MetricsTest, SampledValuesAreReadAtEveryExposition) {
+  Metrics metrics;
+  double hits = 3;
+  metrics.addSampler([&hits] {
+    return std::vector<Metrics::Sample>{{"x_hits_total", "Hits", true, hits},
+                                        {"x_bytes", "Bytes held", false, 4096}};
+  });
+  std::string text = metrics.exposition();
+  EXPECT_THAT(text, HasSubstr("# TYPE x_hits_total counter"));
+  EXPECT_THAT(text, HasSubstr("# HELP x_bytes Bytes held"));
+  EXPECT_THAT(text, HasSubstr("# TYPE x_bytes gauge"));
+  EXPECT_EQ(valueOf(text, "x_hits_total"), 3);
+  EXPECT_EQ(valueOf(text, "x_bytes"), 4096);
+  hits = 10;
+  EXPECT_EQ(valueOf(metrics.exposition(), "x_hits_total"), 10) << "read again, not cached";
+  // The declared families are still all there.
+  EXPECT_THAT(text, HasSubstr("# TYPE cs_invocations_total counter"));
+}
+
 TEST(MetricsTest, ApiRequestsAndHistogramBuckets) {
   Metrics metrics;
   metrics.apiRequest("/v1/things/{id}", "GET", 200, 0.05);

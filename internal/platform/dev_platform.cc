@@ -96,6 +96,7 @@ class Dev final : public DevPlatform {
 
     engine_ = runtime::makeV8Engine({.warmIsolates = static_cast<size_t>(options_.warmIsolates)});
     invokerObserver_ = makeInvokerMetricsObserver(metrics_);
+    addRuntimeMetrics(*metrics_);
 
     invoker::InvokerOptions invokerOptions;
     invokerOptions.workers.threads = options_.invokerThreads;

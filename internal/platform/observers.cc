@@ -2,6 +2,7 @@
 
 #include "internal/fetch/fetch.h"
 #include "internal/hostapi/factory.h"
+#include "internal/runtime/engine.h"
 
 namespace cs::platform {
 namespace {
@@ -39,6 +40,28 @@ class InvokerMetrics final : public invoker::InvocationObserver {
 std::unique_ptr<invoker::InvocationObserver> makeInvokerMetricsObserver(
     std::shared_ptr<observability::Metrics> metrics) {
   return std::make_unique<InvokerMetrics>(std::move(metrics));
+}
+
+void addRuntimeMetrics(observability::Metrics& metrics) {
+  metrics.addSampler([] {
+    const runtime::PageCacheStats s = runtime::pageCacheStats();
+    auto d = [](uint64_t v) { return static_cast<double>(v); };
+    return std::vector<observability::Metrics::Sample>{
+        {"cs_runtime_page_cache_hits_total", "Heap chunks handed to an isolate from the cache",
+         true, d(s.hits)},
+        {"cs_runtime_page_cache_misses_total", "Heap chunks mapped fresh (not in the cache)", true,
+         d(s.misses)},
+        {"cs_runtime_page_cache_chunks", "Zeroed heap chunks held in the cache", false,
+         d(s.cachedChunks)},
+        {"cs_runtime_page_cache_bytes", "Bytes of the zeroed heap chunks held in the cache",
+         false, d(s.cachedBytes)},
+        {"cs_runtime_page_protect_calls_total", "mprotect calls made for isolate heaps", true,
+         d(s.protectCalls)},
+        {"cs_runtime_page_protects_skipped_total",
+         "Permission changes already in effect, not sent to the kernel", true,
+         d(s.protectsSkipped)},
+    };
+  });
 }
 
 void wireHostApi(invoker::InvokerDeps& deps, bool allowLoopbackFetchForTests) {

@@ -15,4 +15,8 @@ std::unique_ptr<invoker::InvocationObserver> makeInvokerMetricsObserver(
 // secrets), wired into the invoker's deps.
 void wireHostApi(invoker::InvokerDeps& deps, bool allowLoopbackFetchForTests);
 
+// cs_runtime_page_cache_* in /metrics: the heap page cache of the runtime (docs/runtime.md),
+// read at every scrape. For processes that run activations (cs dev, cs-invoker-pool).
+void addRuntimeMetrics(observability::Metrics& metrics);
+
 }  // namespace cs::platform

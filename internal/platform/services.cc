@@ -230,6 +230,7 @@ class InvokerService final : public ServiceBase {
     const auto& c = config.csInvokerPool;
     engine_ = runtime::makeV8Engine({.warmIsolates = 2});
     observer_ = makeInvokerMetricsObserver(metrics_);
+    addRuntimeMetrics(*metrics_);
     invoker::InvokerOptions options;
     options.workers.threads = static_cast<int>(c.workers.threads);
     options.workers.maxInflight = static_cast<int>(c.workers.maxInflight);

@@ -131,6 +131,8 @@ struct PageCacheStats {
   uint64_t misses = 0;
   uint64_t cachedChunks = 0;
   uint64_t cachedBytes = 0;
+  uint64_t protectCalls = 0;     // mprotect calls made
+  uint64_t protectsSkipped = 0;  // permission changes already in effect, not sent
 };
 PageCacheStats pageCacheStats();
 

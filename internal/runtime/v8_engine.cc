@@ -1165,7 +1165,8 @@ PageCacheStats pageCacheStats() {
   CachingPageAllocator* cache = pageCache.load();
   if (cache == nullptr) return {};
   CachingPageAllocator::Stats s = cache->stats();
-  return PageCacheStats{s.hits, s.misses, s.cachedBlocks, s.cachedBytes};
+  return PageCacheStats{s.hits, s.misses, s.cachedBlocks, s.cachedBytes, s.protectCalls,
+                        s.protectsSkipped};
 }
 
 }  // namespace cs::runtime

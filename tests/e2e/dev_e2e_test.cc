@@ -215,6 +215,15 @@ TEST_F(DevE2E, HealthAndMetricsEndpoints) {
   EXPECT_NE(metrics.out.find("cs_invocations_total"), std::string::npos);
   EXPECT_NE(metrics.out.find("function=\"metered\""), std::string::npos);
   EXPECT_NE(metrics.out.find("cs_api_requests_total"), std::string::npos);
+  // The runtime's heap page cache: isolates ran, so chunks came from it or were mapped fresh.
+  auto sampled = [&](const std::string& name) {
+    size_t at = metrics.out.find("\n" + name + " ");
+    return at == std::string::npos ? -1.0 : std::stod(metrics.out.substr(at + name.size() + 2));
+  };
+  EXPECT_GT(sampled("cs_runtime_page_cache_hits_total") +
+                sampled("cs_runtime_page_cache_misses_total"), 0) << metrics.out;
+  EXPECT_GE(sampled("cs_runtime_page_cache_bytes"), 0);
+  EXPECT_GT(sampled("cs_runtime_page_protect_calls_total"), 0);
 }
 
 }  // namespace
