@@ -204,7 +204,6 @@ std::string Metrics::exposition() const {
       out.push_back(std::move(empty));
     }
   }
-  for (auto& extra : collected) out.push_back(std::move(extra));  // families added via registry()
   std::vector<std::function<std::vector<Sample>()>> samplers;
   {
     std::lock_guard lock(impl_->samplersMu);
@@ -233,7 +232,5 @@ void Metrics::addSampler(std::function<std::vector<Sample>()> sampler) {
   std::lock_guard lock(impl_->samplersMu);
   impl_->samplers.push_back(std::move(sampler));
 }
-
-std::shared_ptr<prometheus::Registry> Metrics::registry() const { return impl_->registry; }
 
 }  // namespace cs::observability

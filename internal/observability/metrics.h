@@ -13,10 +13,6 @@
 #include <string_view>
 #include <vector>
 
-namespace prometheus {
-class Registry;
-}
-
 namespace cs::observability {
 
 // Labels of cs_invocations_total / cs_invocation_duration_ms.
@@ -74,11 +70,9 @@ class Metrics {
   // Prometheus text exposition format 0.0.4 of every family.
   std::string exposition() const;
 
-  // For metrics a module adds itself (same exposition).
-  std::shared_ptr<prometheus::Registry> registry() const;
-
-  // Values another module keeps itself (e.g. the runtime's page cache counters), read at
-  // every exposition. Each sample is one unlabelled series of its own family.
+  // For metrics a module adds itself: values it keeps (e.g. the runtime's page cache
+  // counters), read at every exposition. Each sample is one unlabelled series of its own
+  // family. Every family of this class is declared up front; there is no other extension.
   struct Sample {
     std::string name;
     std::string help;
